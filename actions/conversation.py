@@ -1,0 +1,55 @@
+"""Small readers over the tracker and one way to answer, shared by every action."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.formatting import SUPPORTED
+
+# Intents that always break out of a question the assistant asked.
+HARD_INTERRUPTS = frozenset({"request_human", "stop", "bot_challenge", "goodbye"})
+# Intents that answer a question (or carry data) rather than change the subject.
+ANSWER_INTENTS = frozenset({"inform", "affirm", "deny", "nlu_fallback"})
+INTERRUPT_CONFIDENCE = 0.6
+
+
+def language(tracker: Tracker) -> str:
+    value = tracker.get_slot("language")
+    return value if value in SUPPORTED else "en"
+
+
+def latest_intent(tracker: Tracker) -> tuple[str | None, float]:
+    intent = (tracker.latest_message or {}).get("intent") or {}
+    return intent.get("name"), float(intent.get("confidence") or 0.0)
+
+
+def latest_text(tracker: Tracker) -> str:
+    return ((tracker.latest_message or {}).get("text") or "").strip()
+
+
+def latest_entity(tracker: Tracker, entity: str) -> Any:
+    return next(tracker.get_latest_entity_values(entity), None)
+
+
+def is_button_payload(tracker: Tracker) -> bool:
+    return latest_text(tracker).startswith("/")
+
+
+def changes_subject(tracker: Tracker) -> bool:
+    """True if the latest message is not an answer to the assistant's question."""
+    intent, confidence = latest_intent(tracker)
+    return intent not in ANSWER_INTENTS and confidence >= INTERRUPT_CONFIDENCE
+
+
+def breaks_out(tracker: Tracker) -> bool:
+    """True if the customer wants out of the current question whatever they typed."""
+    intent, confidence = latest_intent(tracker)
+    return intent in HARD_INTERRUPTS and confidence >= INTERRUPT_CONFIDENCE
+
+
+def say(dispatcher: CollectingDispatcher, response: str, **kwargs: Any) -> None:
+    """Send a response from the domain; every language lives there, none in code."""
+    dispatcher.utter_message(response=response, **kwargs)

@@ -1,0 +1,122 @@
+"""The jobs a customer brings about an order, run by one form (``order_form``).
+
+Every job starts the same way: the order number, then the e-mail or phone of that order,
+verified before anything is disclosed. Then each job asks what it needs (an item, a
+reason, a serial number, a confirmation) and finishes in ``complete``. A job that the
+order's state does not allow is "blocked" right after verification: the form ends and
+``complete`` explains why and what the customer can do instead.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.conversation import breaks_out, changes_subject, language, latest_intent, say
+from actions.runtime import Runtime
+from actions.shop.base import Order, OrderHistory
+
+YES_WORDS = frozenset(
+    "yes y yeah yep sure ok okay correct right confirm please да ага конечно верно "
+    "подтверждаю давай так авжеж звісно підтверджую".split()
+)
+NO_WORDS = frozenset("no n nope nah not нет не неа ні".split())
+
+# Slots shared by every job.
+JOB_SLOT = "job"
+BLOCKED_SLOT = "job_blocked"
+FAILURES_SLOT = "form_failures"
+VERIFIED_SLOT = "verified_order_id"
+LOCKED_SLOT = "lookup_locked"
+MAX_FORM_FAILURES = 3
+
+
+@dataclass
+class JobContext:
+    """One turn of the order form: the runtime, the tracker, and the slots set so far."""
+
+    rt: Runtime
+    dispatcher: CollectingDispatcher
+    tracker: Tracker
+    updates: dict[str, Any] = field(default_factory=dict)
+    _order: Order | None = None
+    _history: OrderHistory | None = None
+
+    @property
+    def lang(self) -> str:
+        return language(self.tracker)
+
+    def get(self, slot: str) -> Any:
+        return self.tracker.get_slot(slot)
+
+    def set(self, slot: str, value: Any) -> None:
+        self.updates[slot] = value
+        self.tracker.slots[slot] = value
+
+    def say(self, response: str, **kwargs: Any) -> None:
+        say(self.dispatcher, response, **kwargs)
+
+    async def order(self) -> Order:
+        """The verified order of this conversation (verification has happened)."""
+        if self._order is None:
+            order = await self.rt.shop.find_order(self.get(VERIFIED_SLOT))
+            if order is None:
+                raise LookupError(f"verified order {self.get(VERIFIED_SLOT)} vanished")
+            self._order = order
+        return self._order
+
+    async def history(self) -> OrderHistory:
+        if self._history is None:
+            self._history = await self.rt.shop.history(self.get(VERIFIED_SLOT))
+        return self._history
+
+    def reject(self, slot: str, response: str, **kwargs: Any) -> None:
+        """The answer did not fit: say why, count it, and ask again."""
+        self.say(response, **kwargs)
+        self.set(slot, None)
+        self.set(FAILURES_SLOT, float(self.get(FAILURES_SLOT) or 0) + 1)
+
+    def yes_no(self, slot: str) -> None:
+        """Fill a confirmation slot from yes/no buttons, intents or words."""
+        intent, _ = latest_intent(self.tracker)
+        words = set(self.tracker.latest_message.get("text", "").lower().replace("!", " ")
+                    .replace(".", " ").replace(",", " ").split())
+        if intent == "affirm" or (words & YES_WORDS and not words & NO_WORDS):
+            self.set(slot, True)
+        elif intent == "deny" or words & NO_WORDS:
+            self.set(slot, False)
+        elif not changes_subject(self.tracker):
+            self.reject(slot, "utter_please_yes_no")
+
+
+class Job(abc.ABC):
+    name: str
+    slots: tuple[str, ...] = ()
+
+    def required(self, tracker: Tracker) -> list[str]:
+        """Job slots still to ask, in order, given what is known (no I/O here)."""
+        return []
+
+    async def gate(self, ctx: JobContext) -> None:
+        """Right after verification: block the job if the order does not allow it."""
+
+    async def collect(self, ctx: JobContext, slot: str) -> None:
+        """Read the customer's answer for ``slot``; leave it unset to let Rasa reject."""
+
+    @abc.abstractmethod
+    async def complete(self, ctx: JobContext) -> None:
+        """Do the job (or explain why not) once every slot is known."""
+
+
+def free_text_answer(ctx: JobContext) -> str | None:
+    """The latest message as an answer to an open question, unless the customer bails."""
+    if breaks_out(ctx.tracker):
+        return None
+    text = ctx.tracker.latest_message.get("text", "").strip()
+    if text.startswith("/"):
+        return None
+    return text

@@ -1,0 +1,256 @@
+"""The order form's actions: start a job, validate each answer, ask, and complete.
+
+Slot filling is done here rather than by NLU entities: order numbers, e-mails, phones,
+serials and item choices are read from the text with the rules in ``verification`` and
+the job modules, which is more reliable than a statistical extractor for such strings.
+A turn that fills nothing (the customer changed the subject) returns no slot, so Rasa
+rejects the form for that turn and the rules handle the interruption.
+"""
+
+from __future__ import annotations
+
+import abc
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.conversation import changes_subject, latest_intent, latest_text
+from actions.jobs import (
+    BLOCKED_SLOT,
+    FAILURES_SLOT,
+    JOB_SLOT,
+    LOCKED_SLOT,
+    MAX_FORM_FAILURES,
+    VERIFIED_SLOT,
+    Job,
+    JobContext,
+)
+from actions.orders import AddressJob, CancelJob, LostParcelJob, TrackJob, order_facts
+from actions.returns import ReturnJob
+from actions.runtime import get_runtime
+from actions.verification import parse_contact, parse_order_id
+from actions.warranty import WarrantyJob
+
+JOBS: dict[str, Job] = {
+    job.name: job
+    for job in (TrackJob(), LostParcelJob(), CancelJob(), AddressJob(), ReturnJob(),
+                WarrantyJob())
+}
+JOB_BY_INTENT = {
+    "track_order": "track",
+    "report_lost_parcel": "lost_parcel",
+    "cancel_order": "cancel",
+    "change_address": "change_address",
+    "return_item": "return",
+    "warranty_claim": "warranty",
+}
+DEFAULT_JOB = "track"
+JOB_SLOTS = sorted({slot for job in JOBS.values() for slot in job.slots})
+VERIFICATION_SLOTS = ["order_id", "order_contact"]
+
+
+def current_job(tracker: Tracker) -> Job:
+    return JOBS.get(tracker.get_slot(JOB_SLOT) or DEFAULT_JOB, JOBS[DEFAULT_JOB])
+
+
+def reset_job_events(job: str | None) -> list[EventType]:
+    events: list[EventType] = [SlotSet(slot, None) for slot in JOB_SLOTS]
+    return events + [SlotSet(JOB_SLOT, job), SlotSet(BLOCKED_SLOT, None),
+                     SlotSet(FAILURES_SLOT, 0.0)]
+
+
+def required_slots(tracker: Tracker) -> list[str]:
+    """What the form still needs, from slots alone (called several times a turn)."""
+    if tracker.get_slot(LOCKED_SLOT) or (tracker.get_slot(FAILURES_SLOT) or 0) >= MAX_FORM_FAILURES:
+        return []
+    if not tracker.get_slot(VERIFIED_SLOT):
+        return list(VERIFICATION_SLOTS)
+    if tracker.get_slot(BLOCKED_SLOT):
+        return []
+    return current_job(tracker).required(tracker)
+
+
+class ActionStartJob(Action):
+    """Remember what the customer came for; keep a verified order, forget old answers."""
+
+    def name(self) -> str:
+        return "action_start_job"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        intent, _ = latest_intent(tracker)
+        job = JOB_BY_INTENT.get(intent or "") or tracker.get_slot(JOB_SLOT) or DEFAULT_JOB
+        return reset_job_events(job)
+
+
+class ValidateOrderForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_order_form"
+
+    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: DomainDict) -> list[str]:
+        return required_slots(tracker)
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        ctx = JobContext(await get_runtime(), dispatcher, tracker)
+        if await ctx.rt.guard.is_locked(tracker.sender_id):
+            if not ctx.get(LOCKED_SLOT):
+                ctx.set(LOCKED_SLOT, True)
+        else:
+            requested = tracker.get_slot("requested_slot")
+            if not ctx.get(VERIFIED_SLOT) or self._names_other_order(ctx):
+                self._collect_verification(ctx, requested)
+                await self._verify(ctx)
+            elif requested in current_job(tracker).required(tracker):
+                await current_job(tracker).collect(ctx, requested)
+        events: list[EventType] = [SlotSet(slot, value) for slot, value in ctx.updates.items()]
+        missing = [slot for slot in required_slots(tracker) if tracker.get_slot(slot) is None]
+        events.append(SlotSet("requested_slot", missing[0] if missing else None))
+        return events
+
+    @staticmethod
+    def _names_other_order(ctx: JobContext) -> bool:
+        """A verified customer who now names another order number starts over with it."""
+        named = parse_order_id(latest_text(ctx.tracker), ctx.rt.policy)
+        if named is None or named == ctx.get(VERIFIED_SLOT):
+            return False
+        ctx.set(VERIFIED_SLOT, None)
+        ctx.set("order_contact", None)
+        ctx.set(BLOCKED_SLOT, None)
+        for slot in JOB_SLOTS:
+            if ctx.get(slot) is not None:
+                ctx.set(slot, None)
+        return True
+
+    @staticmethod
+    def _collect_verification(ctx: JobContext, requested: str | None) -> None:
+        text = latest_text(ctx.tracker)
+        if text.startswith("/"):
+            return
+        order_id = parse_order_id(text, ctx.rt.policy)
+        contact = parse_contact(text)
+        if order_id:
+            ctx.set("order_id", order_id)
+        if contact:
+            ctx.set("order_contact", contact)
+        if order_id or contact or changes_subject(ctx.tracker):
+            return
+        if requested == "order_id":
+            ctx.reject("order_id", "utter_order_id_invalid")
+        elif requested == "order_contact":
+            ctx.reject("order_contact", "utter_contact_invalid")
+
+    @staticmethod
+    async def _verify(ctx: JobContext) -> None:
+        order_id, contact = ctx.get("order_id"), ctx.get("order_contact")
+        if not (order_id and contact) or ctx.get(VERIFIED_SLOT):
+            return
+        rt = ctx.rt
+        order = await rt.shop.verify_order(order_id, contact)
+        if order is not None:
+            ctx.set(VERIFIED_SLOT, order.order_id)
+            ctx.set(FAILURES_SLOT, 0.0)
+            ctx.say("utter_verified", order_id=order.order_id)
+            await current_job(ctx.tracker).gate(ctx)
+            return
+        failures = await rt.guard.record_failure(ctx.tracker.sender_id, rt.now())
+        ctx.set("order_id", None)
+        ctx.set("order_contact", None)
+        if failures >= rt.policy.lookup_max_failures:
+            ctx.set(LOCKED_SLOT, True)
+        else:
+            ctx.say("utter_verification_failed",
+                    remaining=rt.policy.lookup_max_failures - failures)
+
+
+class ActionCompleteOrderJob(Action):
+    """Runs when the form is done: do the job, or say why it stopped."""
+
+    def name(self) -> str:
+        return "action_complete_order_job"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        ctx = JobContext(await get_runtime(), dispatcher, tracker)
+        if ctx.get(LOCKED_SLOT):
+            ctx.say("utter_lookup_locked")
+        elif (ctx.get(FAILURES_SLOT) or 0) >= MAX_FORM_FAILURES:
+            ctx.say("utter_form_gave_up")
+        elif ctx.get(VERIFIED_SLOT):
+            await current_job(tracker).complete(ctx)
+            ctx.say("utter_anything_else")
+        events: list[EventType] = [SlotSet(k, v) for k, v in ctx.updates.items()]
+        return events + reset_job_events(None)
+
+
+class _AskAction(Action, abc.ABC):
+    """Asks for a slot with facts about the verified order (item names, fees, dates)."""
+
+    action_name = ""
+
+    def name(self) -> str:
+        return self.action_name
+
+    @abc.abstractmethod
+    async def ask(self, ctx: JobContext) -> None:
+        """Send the question."""
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        ctx = JobContext(await get_runtime(), dispatcher, tracker)
+        await self.ask(ctx)
+        return []
+
+
+class ActionAskReturnItem(_AskAction):
+    action_name = "action_ask_return_item"
+
+    async def ask(self, ctx: JobContext) -> None:
+        await JOBS["return"].ask_item(ctx)  # type: ignore[attr-defined]
+
+
+class ActionAskReturnConfirm(_AskAction):
+    action_name = "action_ask_return_confirm"
+
+    async def ask(self, ctx: JobContext) -> None:
+        await JOBS["return"].ask_confirm(ctx)  # type: ignore[attr-defined]
+
+
+class ActionAskWarrantyItem(_AskAction):
+    action_name = "action_ask_warranty_item"
+
+    async def ask(self, ctx: JobContext) -> None:
+        await JOBS["warranty"].ask_item(ctx)  # type: ignore[attr-defined]
+
+
+class ActionAskSerialNumber(_AskAction):
+    action_name = "action_ask_serial_number"
+
+    async def ask(self, ctx: JobContext) -> None:
+        await JOBS["warranty"].ask_serial(ctx)  # type: ignore[attr-defined]
+
+
+class ActionAskWarrantyConfirm(_AskAction):
+    action_name = "action_ask_warranty_confirm"
+
+    async def ask(self, ctx: JobContext) -> None:
+        await JOBS["warranty"].ask_confirm(ctx)  # type: ignore[attr-defined]
+
+
+class ActionAskSealIntact(_AskAction):
+    action_name = "action_ask_seal_intact"
+
+    async def ask(self, ctx: JobContext) -> None:
+        item = (await ctx.order()).item(ctx.get("return_item"))
+        ctx.say("utter_ask_seal_intact", item=item.name if item else "")
+
+
+class ActionAskCancelConfirm(_AskAction):
+    action_name = "action_ask_cancel_confirm"
+
+    async def ask(self, ctx: JobContext) -> None:
+        ctx.say("utter_ask_cancel_confirm", **order_facts(ctx, await ctx.order()))
+

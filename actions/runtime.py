@@ -1,0 +1,91 @@
+"""What every action shares: policy, clock, rules, the shop and the look-up guard.
+
+rasa-sdk builds actions without arguments, so the runtime is created once, lazily, on the
+first action call (never at import time); tests install their own with ``set_runtime``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from actions.calendar import ShopCalendar
+from actions.clock import Clock, SystemClock
+from actions.lookup_guard import LookupGuard
+from actions.order_rules import OrderRules
+from actions.policy import Policy, load_policy
+from actions.return_rules import ReturnRules
+from actions.settings import ActionSettings
+from actions.shop.base import ShopAdapter
+from actions.shop.seed import seed
+from actions.shop.sql import SQLShop, make_engine
+from actions.support_hours import SupportHours
+from actions.warranty_rules import WarrantyRules
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    policy: Policy
+    clock: Clock
+    shop: ShopAdapter
+    guard: LookupGuard
+    settings: ActionSettings
+    calendar: ShopCalendar = field(init=False)
+    orders: OrderRules = field(init=False)
+    returns: ReturnRules = field(init=False)
+    warranty: WarrantyRules = field(init=False)
+    hours: SupportHours = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.calendar = ShopCalendar(self.policy)
+        self.orders = OrderRules(self.policy, self.calendar)
+        self.returns = ReturnRules(self.policy, self.calendar)
+        self.warranty = WarrantyRules(self.policy, self.calendar)
+        self.hours = SupportHours(self.policy, self.calendar)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    async def close(self) -> None:
+        await self.shop.close()
+        await self.guard.engine.dispose()
+
+
+async def build_runtime(settings: ActionSettings, clock: Clock | None = None) -> Runtime:
+    """Load the policy, open the databases, and seed the demo shop if asked to."""
+    policy = load_policy(settings.policy_file)
+    clock = clock or SystemClock()
+    shop = SQLShop(make_engine(settings.shop_db_url), policy)
+    await shop.create_schema()
+    if settings.seed_on_start:
+        await seed(shop, settings.seed_file, settings.catalog_file, clock.now())
+    guard = LookupGuard(make_engine(settings.actions_db_url), policy.lookup_max_failures)
+    await guard.create_schema()
+    return Runtime(policy=policy, clock=clock, shop=shop, guard=guard, settings=settings)
+
+
+_runtime: Runtime | None = None
+_lock = asyncio.Lock()
+
+
+async def get_runtime() -> Runtime:
+    global _runtime
+    if _runtime is None:
+        async with _lock:
+            if _runtime is None:
+                _runtime = await build_runtime(ActionSettings.from_env())
+                log.info("action runtime ready (policy %s)", _runtime.settings.policy_file)
+    return _runtime
+
+
+def set_runtime(runtime: Runtime | None) -> None:
+    global _runtime
+    _runtime = runtime
+
+
+def is_ready() -> bool:
+    return _runtime is not None

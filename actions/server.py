@@ -1,0 +1,71 @@
+"""The action server: rasa-sdk's app, plus the runtime built before the first request.
+
+Building the runtime at start-up means a broken policy file or an unreachable shop
+database stops the server with a clear message instead of failing the first customer.
+Run with ``python -m actions.server --port 5055``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from rasa_sdk.endpoint import create_app
+from sanic import Sanic
+
+from actions import runtime
+from actions.policy import PolicyError
+from actions.settings import ActionSettings
+from actions.shop.seed import SeedError
+
+log = logging.getLogger("actions.server")
+
+
+def build_app(settings: ActionSettings) -> Sanic:
+    app = create_app("actions", cors_origins=[])
+
+    @app.listener("before_server_start")
+    async def start_runtime(app: Sanic, _loop: object) -> None:
+        runtime.set_runtime(await runtime.build_runtime(settings))
+        log.info("action runtime ready: policy %s, shop %s", settings.policy_file,
+                 settings.shop_db_url.split("@")[-1])
+
+    @app.listener("after_server_stop")
+    async def stop_runtime(app: Sanic, _loop: object) -> None:
+        current = await runtime.get_runtime() if runtime.is_ready() else None
+        if current is not None:
+            await current.close()
+        runtime.set_runtime(None)
+
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the assistant's action server.")
+    parser.add_argument("--host", default=os.environ.get("ACTIONS_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("ACTIONS_PORT", "5055")))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = ActionSettings.from_env()
+    try:
+        # Fail before binding the port if the settings cannot work.
+        from actions.policy import load_policy  # noqa: PLC0415
+        load_policy(settings.policy_file)
+    except PolicyError as exc:
+        log.error("cannot start: %s", exc)
+        return 2
+    app = build_app(settings)
+    try:
+        app.run(host=args.host, port=args.port, workers=1, access_log=False,
+                motd=False)
+    except (SeedError, PolicyError) as exc:
+        log.error("cannot start: %s", exc)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

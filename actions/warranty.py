@@ -1,0 +1,179 @@
+"""The warranty job: which item, its serial number, the fault, and the WAR claim."""
+
+from __future__ import annotations
+
+import re
+
+from rasa_sdk import Tracker
+
+from actions import formatting as fmt
+from actions import warranty_rules as wr
+from actions.conversation import changes_subject
+from actions.jobs import BLOCKED_SLOT, Job, JobContext, free_text_answer
+from actions.item_choice import choose_item, item_buttons
+from actions.shop.base import Order, OrderItem
+
+SERIAL_RE = re.compile(r"\b(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{3,39}\b", re.IGNORECASE)
+MIN_FAULT_CHARS = 8
+MIN_FAULT_WORDS = 2
+
+
+def normalise_serial(value: str) -> str:
+    return re.sub(r"[\s-]", "", value).upper()
+
+
+def parse_serial(text: str) -> str | None:
+    """The likeliest serial number in ``text``: the longest token that has a digit."""
+    candidates = [m.group(0) for m in SERIAL_RE.finditer(text or "")]
+    return max(candidates, key=len).upper() if candidates else None
+
+
+async def coverage(ctx: JobContext, order: Order) -> dict[str, wr.WarrantyCoverage]:
+    history = await ctx.history()
+    now = ctx.rt.now()
+    return {item.sku: ctx.rt.warranty.coverage(order, item, history, now) for item in order.items}
+
+
+def explain_item(ctx: JobContext, item: OrderItem, verdict: wr.WarrantyCoverage) -> None:
+    ctx.say(
+        f"utter_warranty_item_{verdict.reason}",
+        item=item.name,
+        months=verdict.months,
+        ends=fmt.day_with_year(verdict.ends, ctx.lang) if verdict.ends else "",
+        claim_id=verdict.claim_id or "",
+    )
+
+
+class WarrantyJob(Job):
+    name = "warranty"
+    slots = ("warranty_item", "serial_number", "fault_description", "warranty_accidental",
+             "warranty_confirm")
+
+    def required(self, tracker: Tracker) -> list[str]:
+        slots = ["warranty_item", "serial_number", "fault_description"]
+        if tracker.get_slot("warranty_accidental"):
+            return slots
+        return slots + ["warranty_confirm"]
+
+    async def gate(self, ctx: JobContext) -> None:
+        order = await ctx.order()
+        verdicts = await coverage(ctx, order)
+        covered = [item for item in order.items if verdicts[item.sku].covered]
+        if not covered:
+            ctx.set(BLOCKED_SLOT, True)
+        elif len(covered) == 1 and len(order.items) == 1:
+            ctx.set("warranty_item", covered[0].sku)
+
+    async def ask_item(self, ctx: JobContext) -> None:
+        order = await ctx.order()
+        verdicts = await coverage(ctx, order)
+        for item in order.items:
+            if not verdicts[item.sku].covered:
+                explain_item(ctx, item, verdicts[item.sku])
+        covered = [item for item in order.items if verdicts[item.sku].covered]
+        ctx.say("utter_ask_warranty_item", buttons=item_buttons(covered))
+
+    async def ask_serial(self, ctx: JobContext) -> None:
+        item = (await ctx.order()).item(ctx.get("warranty_item"))
+        ctx.say("utter_ask_serial_number", item=item.name if item else "")
+
+    async def ask_confirm(self, ctx: JobContext) -> None:
+        order = await ctx.order()
+        item = order.item(ctx.get("warranty_item"))
+        if item is None:
+            return
+        verdict = (await coverage(ctx, order))[item.sku]
+        if verdict.kind == wr.KIND_DOA:
+            ctx.say("utter_ask_warranty_confirm_doa", item=item.name,
+                    days=ctx.rt.policy.dead_on_arrival_days)
+        else:
+            ctx.say("utter_ask_warranty_confirm_repair", item=item.name,
+                    ends=fmt.day_with_year(verdict.ends, ctx.lang) if verdict.ends else "")
+
+    async def collect(self, ctx: JobContext, slot: str) -> None:
+        if slot == "warranty_item":
+            await self._collect_item(ctx)
+        elif slot == "serial_number":
+            await self._collect_serial(ctx)
+        elif slot == "fault_description":
+            text = free_text_answer(ctx)
+            if text is None:
+                return
+            if len(text) < MIN_FAULT_CHARS or len(text.split()) < MIN_FAULT_WORDS:
+                ctx.reject(slot, "utter_fault_too_short")
+                return
+            ctx.set(slot, text[:2000])
+            ctx.set("warranty_accidental", wr.describes_accidental_damage(text))
+        elif slot == "warranty_confirm":
+            ctx.yes_no(slot)
+
+    async def _collect_item(self, ctx: JobContext) -> None:
+        order = await ctx.order()
+        item = choose_item(ctx.tracker, order.items)
+        if item is None:
+            if not changes_subject(ctx.tracker):
+                ctx.reject("warranty_item", "utter_item_not_understood")
+            return
+        verdict = (await coverage(ctx, order))[item.sku]
+        if not verdict.covered:
+            explain_item(ctx, item, verdict)
+            ctx.reject("warranty_item", "utter_choose_another_item")
+            return
+        ctx.set("warranty_item", item.sku)
+
+    async def _collect_serial(self, ctx: JobContext) -> None:
+        text = ctx.tracker.latest_message.get("text", "")
+        serial = parse_serial(text) if not text.startswith("/") else None
+        if serial is None:
+            if not changes_subject(ctx.tracker):
+                ctx.reject("serial_number", "utter_serial_invalid")
+            return
+        item = (await ctx.order()).item(ctx.get("warranty_item"))
+        if item and item.serial and normalise_serial(item.serial) != normalise_serial(serial):
+            ctx.reject("serial_number", "utter_serial_mismatch", item=item.name)
+            return
+        ctx.set("serial_number", serial)
+
+    async def complete(self, ctx: JobContext) -> None:
+        order = await ctx.order()
+        if ctx.get(BLOCKED_SLOT):
+            await self._explain_block(ctx, order)
+            return
+        item = order.item(ctx.get("warranty_item"))
+        if item is None:
+            return
+        if ctx.get("warranty_accidental"):
+            ctx.say("utter_warranty_accidental", item=item.name)
+            return
+        if not ctx.get("warranty_confirm"):
+            ctx.say("utter_nothing_changed")
+            return
+        verdict = (await coverage(ctx, order))[item.sku]
+        if not verdict.covered or verdict.kind is None:
+            explain_item(ctx, item, verdict)
+            return
+        claim = await ctx.rt.shop.create_warranty_claim(
+            order.order_id, item.sku, ctx.get("serial_number"), ctx.get("fault_description"),
+            verdict.kind, ctx.rt.now(),
+        )
+        policy = ctx.rt.policy
+        ctx.say(
+            f"utter_warranty_claim_created_{verdict.kind}",
+            claim_id=claim.claim_id,
+            item=item.name,
+            usual_min=policy.repair_usual_days_min,
+            usual_max=policy.repair_usual_days_max,
+            max_days=policy.repair_max_days,
+        )
+
+    async def _explain_block(self, ctx: JobContext, order: Order) -> None:
+        if order.status == "cancelled":
+            ctx.say("utter_warranty_order_cancelled", order_id=order.order_id)
+            return
+        if order.delivered_at is None:
+            ctx.say("utter_warranty_not_delivered", order_id=order.order_id)
+            return
+        ctx.say("utter_warranty_none_covered", order_id=order.order_id)
+        verdicts = await coverage(ctx, order)
+        for item in order.items:
+            explain_item(ctx, item, verdicts[item.sku])

@@ -1,0 +1,94 @@
+"""``python -m bot run``: the whole assistant with embedded defaults, stopped with Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import sys
+import time
+from pathlib import Path
+
+from bot import processes as p
+
+VAR = p.ROOT / "var"
+
+
+def log(message: str) -> None:
+    print(f"[bot] {message}", flush=True)
+
+
+def api_token() -> str:
+    """RASA_API_TOKEN, or a random one for this installation kept in var/ (mode 600)."""
+    token = os.environ.get("RASA_API_TOKEN")
+    if token:
+        return token
+    path = VAR / "rasa-api-token"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32) + "\n")
+        path.chmod(0o600)
+        log(f"RASA_API_TOKEN is not set: generated one in {path}")
+    return path.read_text().strip()
+
+
+def runtime_env(action_port: int) -> dict[str, str]:
+    defaults = {
+        "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
+        "TRACKER_DB_DIALECT": "sqlite",
+        "TRACKER_DB": str(VAR / "tracker.db"),
+    }
+    return p.base_env({k: os.environ.get(k, v) for k, v in defaults.items()})
+
+
+def run(args: argparse.Namespace) -> int:
+    VAR.mkdir(exist_ok=True)
+    env = runtime_env(args.actions_port)
+    token = api_token()
+    children: list[p.Managed] = []
+
+    def stop(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        log("checking the model (trains only if config, domain or data changed)")
+        started = time.monotonic()
+        model = p.train(env) if not args.no_train else p.newest_model()
+        log(f"model {model.name} ready after {time.monotonic() - started:.0f} s")
+        children.append(p.start_action_server(args.actions_port, env))
+        log(f"action server up on http://127.0.0.1:{args.actions_port}")
+        children.append(p.start_rasa(args.port, model, token, env))
+        log(f"assistant up: POST http://127.0.0.1:{args.port}/webhooks/rest/webhook "
+            '{"sender": "me", "message": "hi"}; Ctrl-C stops')
+        while all(child.alive() for child in children):
+            time.sleep(1)
+        dead = next(child for child in children if not child.alive())
+        log(f"{dead.name} stopped unexpectedly (code {dead.process.returncode}); shutting down")
+        return 1
+    except p.StartError as exc:
+        log(f"cannot start: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        log("stopping")
+        return 0
+    finally:
+        for child in reversed(children):
+            child.stop()
+        log("stopped")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_cmd = sub.add_parser("run", help="train if needed, start the action server and Rasa")
+    run_cmd.add_argument("--port", type=int, default=int(os.environ.get("RASA_PORT", "5005")))
+    run_cmd.add_argument("--actions-port", type=int,
+                         default=int(os.environ.get("ACTIONS_PORT", "5055")))
+    run_cmd.add_argument("--no-train", action="store_true", help="use the newest model as is")
+    args = parser.parse_args(argv)
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""Starting, watching and stopping the assistant's processes.
+
+Used by ``python -m bot run`` and by the end-to-end tests, so both run the same commands.
+The Rasa server runs from ``.venv-rasa``; the action server from ``.venv-services``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+ROOT = Path(__file__).resolve().parent.parent
+RASA_ENV = ROOT / ".venv-rasa"
+SERVICES_ENV = ROOT / ".venv-services"
+STOP_GRACE_SECONDS = 10.0
+
+
+class StartError(RuntimeError):
+    """A process could not start; the message says which and how to fix it."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def rasa_bin() -> Path:
+    path = RASA_ENV / "bin" / "rasa"
+    if not path.exists():
+        raise StartError(f"{path} is missing: run `make setup` first")
+    return path
+
+
+def services_python() -> Path:
+    path = SERVICES_ENV / "bin" / "python"
+    return path if path.exists() else Path(sys.executable)
+
+
+def base_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra or {})
+    return env
+
+
+@dataclass
+class Managed:
+    """A child process whose output is copied, prefixed, to a sink."""
+
+    name: str
+    process: subprocess.Popen[str]
+    lines: list[str] = field(default_factory=list)
+    _pump: threading.Thread | None = None
+
+    def start_pump(self, sink: Callable[[str], None] | None) -> None:
+        def pump(stream: IO[str]) -> None:
+            for line in stream:
+                self.lines.append(line)
+                if len(self.lines) > 2000:
+                    del self.lines[:1000]
+                if sink is not None:
+                    sink(f"[{self.name}] {line.rstrip()}")
+
+        assert self.process.stdout is not None
+        self._pump = threading.Thread(target=pump, args=(self.process.stdout,), daemon=True)
+        self._pump.start()
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def tail(self, count: int = 30) -> str:
+        return "".join(self.lines[-count:])
+
+    def stop(self) -> None:
+        if self.alive():
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(STOP_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def spawn(name: str, cmd: list[str], env: Mapping[str, str],
+          sink: Callable[[str], None] | None = print, cwd: Path = ROOT) -> Managed:
+    process = subprocess.Popen(
+        cmd, cwd=cwd, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, bufsize=1, start_new_session=True,
+    )
+    managed = Managed(name, process)
+    managed.start_pump(sink)
+    return managed
+
+
+def wait_http(managed: Managed, url: str, timeout: float, headers: Mapping[str, str] | None = None,
+              ready: Callable[[bytes], bool] | None = None) -> None:
+    """Poll ``url`` until it answers 200 (and ``ready(body)``), the process dies, or time runs out."""
+    deadline = time.monotonic() + timeout
+    request = urllib.request.Request(url, headers=dict(headers or {}))
+    while time.monotonic() < deadline:
+        if not managed.alive():
+            raise StartError(f"{managed.name} exited with code {managed.process.returncode}:\n"
+                             f"{managed.tail()}")
+        try:
+            with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310 - loopback
+                body = response.read()
+                if response.status == 200 and (ready is None or ready(body)):
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+    raise StartError(f"{managed.name} did not become ready at {url} within {timeout:.0f} s:\n"
+                     f"{managed.tail()}")
+
+
+def start_action_server(port: int, env: Mapping[str, str],
+                        sink: Callable[[str], None] | None = print) -> Managed:
+    managed = spawn("actions", [str(services_python()), "-m", "actions.server", "--port",
+                                str(port)], env, sink)
+    wait_http(managed, f"http://127.0.0.1:{port}/health", timeout=60)
+    return managed
+
+
+def start_rasa(port: int, model: Path, token: str, env: Mapping[str, str],
+               sink: Callable[[str], None] | None = print, timeout: float = 180) -> Managed:
+    cmd = [
+        str(rasa_bin()), "run", "--enable-api", "--auth-token", token,
+        "--port", str(port), "--interface", env.get("RASA_HOST", "127.0.0.1"),
+        "--model", str(model), "--endpoints", "endpoints.yml",
+        "--credentials", "credentials.yml",
+    ]
+    managed = spawn("rasa", cmd, env, sink)
+    wait_http(managed, f"http://127.0.0.1:{port}/status?token={token}", timeout=timeout,
+              ready=lambda body: b'"model_file"' in body and b'"model_file":null' not in body)
+    return managed
+
+
+def train(env: Mapping[str, str], sink: Callable[[str], None] | None = print,
+          out: Path = ROOT / "models") -> Path:
+    """Train unless the newest model in ``out`` already matches config, domain and data.
+
+    Rasa compares fingerprints itself and keeps the old model when nothing changed.
+    """
+    managed = spawn("train", [str(rasa_bin()), "train", "--out", str(out), "--num-threads",
+                              env.get("RASA_NUM_THREADS", "2")], env, sink)
+    code = managed.process.wait()
+    if managed._pump is not None:
+        managed._pump.join(5)
+    if code != 0:
+        raise StartError(f"rasa train failed with code {code}:\n{managed.tail()}")
+    return newest_model(out)
+
+
+def newest_model(folder: Path = ROOT / "models") -> Path:
+    models = sorted(folder.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    if not models:
+        raise StartError(f"no trained model in {folder}: run `make run` or `rasa train`")
+    return models[-1]

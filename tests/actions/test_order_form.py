@@ -1,0 +1,200 @@
+"""The order form's behaviour, turn by turn, against the seeded demo shop."""
+
+from __future__ import annotations
+
+from actions.runtime import Runtime
+from tests.actions.form_driver import FormDriver, kwargs_of
+
+
+async def verify(driver: FormDriver, intent: str, order_id: str, contact: str) -> None:
+    turn = await driver.say("hi, I need help with an order", intent)
+    assert turn.responses[-1] == "utter_ask_order_id"
+    turn = await driver.say(order_id)
+    assert turn.responses[-1] == "utter_ask_order_contact"
+    turn = await driver.say(contact)
+    assert "utter_verified" in turn.responses
+
+
+async def test_tracking_needs_both_details(runtime: Runtime) -> None:
+    driver = FormDriver()
+    turn = await driver.say("where is my order ORB 104388", "track_order")
+    assert driver.slots["order_id"] == "ORB-104388"
+    assert turn.responses == ["utter_ask_order_contact"]
+    turn = await driver.say("my phone is 8 916 555 01 42")
+    assert turn.responses[:2] == ["utter_verified", "utter_status_shipped"]
+    shipped = kwargs_of(turn, "utter_status_shipped")
+    assert shipped["tracking_number"] == "PN987654321DE"
+    assert shipped["carrier"] == "national post"
+    assert "Wednesday, 25 November" in shipped["window"]
+    assert "Friday, 27 November" in shipped["window"]
+
+
+async def test_order_number_formats(runtime: Runtime) -> None:
+    for typed in ("ORB-104217", "orb104217", "104217", "ORB 104217", "it's orb-104217!"):
+        driver = FormDriver(sender=f"formats-{typed}")
+        await driver.say("where is my order", "track_order")
+        await driver.say(typed)
+        assert driver.slots["order_id"] == "ORB-104217", typed
+
+
+async def test_wrong_details_disclose_nothing_and_lock_after_three(runtime: Runtime) -> None:
+    driver = FormDriver(sender="attacker")
+    await driver.say("where is my order", "track_order")
+    for attempt, (order_id, contact) in enumerate(
+        [("ORB-104217", "wrong@example.com"), ("ORB-999999", "anna.schmidt@example.com")], 1
+    ):
+        await driver.say(order_id)
+        turn = await driver.say(contact)
+        assert turn.responses == ["utter_verification_failed", "utter_ask_order_id"]
+        assert kwargs_of(turn, "utter_verification_failed")["remaining"] == 3 - attempt
+        # The same answer whether or not the order exists.
+        assert driver.slots["verified_order_id"] is None
+    await driver.say("ORB-104217")
+    turn = await driver.say("+49 000 0000 000")
+    assert turn.responses == ["utter_lookup_locked"]
+    assert runtime.guard.max_failures == 3
+    # Locked for the conversation, even with the right details and a fresh tracker.
+    fresh = FormDriver(sender="attacker")
+    turn = await fresh.say("where is ORB-104217 anna.schmidt@example.com", "track_order")
+    assert turn.responses == ["utter_lookup_locked"]
+    assert fresh.slots["verified_order_id"] is None
+
+
+async def test_lost_parcel(runtime: Runtime) -> None:
+    driver = FormDriver()
+    await driver.say("my parcel ORB-104150 never arrived", "report_lost_parcel")
+    turn = await driver.say("peter.novak@example.cz")
+    assert "utter_parcel_lost" in turn.responses
+    assert kwargs_of(turn, "utter_parcel_lost")["days"] == 8
+
+
+async def test_cancel_processing_order(runtime: Runtime) -> None:
+    driver = FormDriver()
+    await verify(driver, "cancel_order", "ORB-104402", "maria.rossi@example.it")
+    assert driver.slots["requested_slot"] == "cancel_confirm"
+    turn = await driver.say("/affirm", "affirm")
+    assert "utter_order_cancelled" in turn.responses
+    order = await runtime.shop.find_order("ORB-104402")
+    assert order is not None and order.status == "cancelled"
+
+
+async def test_cancel_shipped_order_is_refused(runtime: Runtime) -> None:
+    driver = FormDriver()
+    await driver.say("cancel ORB-104388", "cancel_order")
+    turn = await driver.say("ivan.petrov@example.ru")
+    assert "utter_cannot_cancel_in_transit" in turn.responses
+    order = await runtime.shop.find_order("ORB-104388")
+    assert order is not None and order.status == "shipped"
+
+
+async def test_change_address(runtime: Runtime) -> None:
+    driver = FormDriver()
+    await verify(driver, "change_address", "ORB-104415", "olena.k@example.ua")
+    turn = await driver.say("Berlin")
+    assert turn.responses[0] == "utter_address_invalid"
+    await driver.say("Hauptstraße 12, 10115 Berlin")
+    turn = await driver.say("yes", "affirm")
+    assert "utter_address_change_recorded" in turn.responses
+
+
+async def test_return_with_hygiene_seal_and_fee(runtime: Runtime) -> None:
+    driver = FormDriver()
+    await verify(driver, "return_item", "ORB-104420", "tom.baker@example.com")
+    # The gift card is explained as not returnable; the headphones are offered.
+    assert driver.slots["requested_slot"] == "return_item"
+    turn = await driver.say('/inform{"item": "GC-50"}')
+    assert turn.responses[:2] == ["utter_item_not_returnable_non_returnable_category",
+                                  "utter_choose_another_item"]
+    turn = await driver.say('/inform{"item": "HP-BUDS-2"}')
+    assert turn.responses == ["utter_ask_seal_intact"]
+    turn = await driver.say("yes it is sealed", "affirm")
+    assert turn.responses == ["utter_ask_return_reason"]
+    turn = await driver.say("i just changed my mind")
+    assert driver.slots["return_reason"] == "changed_mind"
+    assert turn.responses == ["utter_return_cost_fee", "utter_ask_return_confirm"]
+    assert kwargs_of(turn, "utter_return_cost_fee")["fee"] == "€4.95"
+    turn = await driver.say("/affirm", "affirm")
+    created = kwargs_of(turn, "utter_return_created")
+    assert created["rma"].startswith("RMA-") and len(created["rma"]) == 10
+    assert created["refund"] == "€124.05"  # 129.00 minus 4.95 return shipping
+    record = await runtime.shop.get_return(created["rma"])
+    assert record is not None and record.sku == "HP-BUDS-2" and record.fee == 4.95
+
+
+async def test_broken_hygiene_seal_ends_the_return(runtime: Runtime) -> None:
+    driver = FormDriver()
+    await verify(driver, "return_item", "ORB-104420", "tom.baker@example.com")
+    await driver.say("the buds")
+    turn = await driver.say("no, I opened them", "deny")
+    assert "utter_item_not_returnable_hygiene_seal_broken" in turn.responses
+    assert (await runtime.shop.history("ORB-104420")).returns == []
+
+
+async def test_return_not_delivered_suggests_cancel(runtime: Runtime) -> None:
+    driver = FormDriver()
+    await driver.say("I want to return ORB-104402", "return_item")
+    turn = await driver.say("+39 333 111 2233")
+    assert "utter_return_not_delivered_cancel" in turn.responses
+
+
+async def test_return_expired_window(runtime: Runtime) -> None:
+    driver = FormDriver()
+    await driver.say("return my tablet ORB-103990 john.miller@example.com", "return_item")
+    assert driver.slots["verified_order_id"] == "ORB-103990"
+
+
+async def test_warranty_claim_with_serial_check(runtime: Runtime) -> None:
+    driver = FormDriver(language="ru")
+    await verify(driver, "warranty_claim", "ORB-102001", "s.smirnov@example.ru")
+    # The charger's 12 months are over; the watch is offered.
+    turn = await driver.say('/inform{"item": "SW-PULSE-2"}')
+    assert turn.responses == ["utter_ask_serial_number"]
+    turn = await driver.say("PLS2-0000-XX")
+    assert turn.responses[0] == "utter_serial_mismatch"
+    await driver.say("серийный номер PLS2-7781-QQ")
+    turn = await driver.say("перестали заряжаться, экран не включается")
+    assert turn.responses == ["utter_ask_warranty_confirm_repair"]
+    turn = await driver.say("да", "affirm")
+    created = kwargs_of(turn, "utter_warranty_claim_created_repair")
+    claim = await runtime.shop.get_warranty_claim(created["claim_id"])
+    assert claim is not None and claim.kind == "repair" and claim.serial == "PLS2-7781-QQ"
+
+
+async def test_dead_on_arrival_exchange(runtime: Runtime) -> None:
+    driver = FormDriver()
+    await verify(driver, "warranty_claim", "ORB-104217", "anna.schmidt@example.com")
+    await driver.say("the smartphone")
+    await driver.say("NV7-88A1-2231")
+    turn = await driver.say("it restarts every few minutes")
+    assert turn.responses == ["utter_ask_warranty_confirm_doa"]
+    turn = await driver.say("yes please", "affirm")
+    assert "utter_warranty_claim_created_doa_exchange" in turn.responses
+
+
+async def test_accidental_damage_is_not_covered(runtime: Runtime) -> None:
+    driver = FormDriver()
+    await verify(driver, "warranty_claim", "ORB-104217", "anna.schmidt@example.com")
+    await driver.say("phone")
+    await driver.say("NV7-88A1-2231")
+    turn = await driver.say("I dropped it and the screen cracked")
+    assert "utter_warranty_accidental" in turn.responses
+    assert (await runtime.shop.history("ORB-104217")).claims == []
+
+
+async def test_expired_warranty_explained(runtime: Runtime) -> None:
+    driver = FormDriver()
+    await driver.say("my laptop broke, warranty please", "warranty_claim")
+    await driver.say("ORB-100777")
+    turn = await driver.say("laura.becker@example.de")
+    assert turn.responses[:3] == ["utter_verified", "utter_warranty_none_covered",
+                                  "utter_warranty_item_expired"]
+    assert kwargs_of(turn, "utter_warranty_item_expired")["months"] == 24
+
+
+async def test_changing_the_subject_is_left_to_rasa(runtime: Runtime) -> None:
+    driver = FormDriver()
+    await driver.say("where is my order", "track_order")
+    turn = await driver.say("are you a bot?", "bot_challenge")
+    assert turn.rejected
+    turn = await driver.say("blah", "inform")
+    assert turn.responses[0] == "utter_order_id_invalid"

@@ -31,7 +31,9 @@ def item_buttons(items: Sequence[OrderItem]) -> list[dict[str, str]]:
     ]
 
 
-def choose_item(tracker: Tracker, items: Sequence[OrderItem]) -> OrderItem | None:
+def choose_item(tracker: Tracker, items: Sequence[OrderItem],
+                offered: Sequence[OrderItem] | None = None) -> OrderItem | None:
+    """The item meant; a number ("2", "second") counts among the ``offered`` buttons."""
     sku = latest_entity(tracker, "item")
     if sku:
         return next((item for item in items if item.sku == sku), None)
@@ -41,8 +43,9 @@ def choose_item(tracker: Tracker, items: Sequence[OrderItem]) -> OrderItem | Non
     words = _WORD_RE.findall(text)
     for word in words:
         index = int(word) if word.isdigit() else _ORDINALS.get(word)
-        if index and 1 <= index <= len(items) and len(words) <= 3:
-            return items[index - 1]
+        choices = offered if offered else items
+        if index and 1 <= index <= len(choices) and len(words) <= 3:
+            return choices[index - 1]
     # Otherwise the item whose name shares the most words with the message.
     best, best_score = None, 0
     for item in items:

@@ -107,12 +107,14 @@ class ReturnJob(Job):
 
     async def _collect_item(self, ctx: JobContext) -> None:
         order = await ctx.order()
-        item = choose_item(ctx.tracker, order.items)
+        verdicts = await eligibility(ctx, order)
+        offered = [item for item in order.items if verdicts[item.sku].eligible]
+        item = choose_item(ctx.tracker, order.items, offered)
         if item is None:
             if not changes_subject(ctx.tracker):
                 ctx.reject("return_item", "utter_item_not_understood")
             return
-        verdict = (await eligibility(ctx, order))[item.sku]
+        verdict = verdicts[item.sku]
         if not verdict.eligible:
             explain_item(ctx, item, verdict)
             ctx.reject("return_item", "utter_choose_another_item")

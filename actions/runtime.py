@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from actions.calendar import ShopCalendar
-from actions.clock import Clock, SystemClock
+from actions.clock import Clock, FixedClock, SystemClock
 from actions.lookup_guard import LookupGuard
 from actions.order_rules import OrderRules
 from actions.policy import Policy, load_policy
@@ -58,7 +58,8 @@ class Runtime:
 async def build_runtime(settings: ActionSettings, clock: Clock | None = None) -> Runtime:
     """Load the policy, open the databases, and seed the demo shop if asked to."""
     policy = load_policy(settings.policy_file)
-    clock = clock or SystemClock()
+    if clock is None:
+        clock = FixedClock(settings.fixed_now) if settings.fixed_now else SystemClock()
     shop = SQLShop(make_engine(settings.shop_db_url), policy)
     await shop.create_schema()
     if settings.seed_on_start:

@@ -16,7 +16,7 @@ from rasa_sdk.endpoint import create_app
 from sanic import Sanic
 
 from actions import runtime
-from actions.policy import PolicyError
+from actions.policy import PolicyError, load_policy
 from actions.settings import ActionSettings
 from actions.shop.seed import SeedError
 
@@ -49,10 +49,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = ActionSettings.from_env()
+    try:
+        settings = ActionSettings.from_env()
+    except ValueError as exc:
+        log.error("cannot start: %s", exc)
+        return 2
     try:
         # Fail before binding the port if the settings cannot work.
-        from actions.policy import load_policy  # noqa: PLC0415
         load_policy(settings.policy_file)
     except PolicyError as exc:
         log.error("cannot start: %s", exc)

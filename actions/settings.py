@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +23,8 @@ class ActionSettings:
     catalog_file: Path
     seed_on_start: bool
     default_language: str
+    # Pins "now" for every rule (ISO 8601 with offset): demos and end-to-end tests only.
+    fixed_now: datetime | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> ActionSettings:
@@ -35,4 +38,17 @@ class ActionSettings:
             catalog_file=Path(env.get("SHOP_CATALOG_FILE", ROOT / "demo_shop" / "catalog.yml")),
             seed_on_start=_bool(env.get("SHOP_SEED_ON_START", "true")),
             default_language=env.get("DEFAULT_LANGUAGE", "en"),
+            fixed_now=_moment(env.get("ASSISTANT_FIXED_NOW", "")),
         )
+
+
+def _moment(value: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"ASSISTANT_FIXED_NOW must be ISO 8601, got {value!r}") from exc
+    if moment.tzinfo is None:
+        raise ValueError("ASSISTANT_FIXED_NOW needs a UTC offset, e.g. 2026-11-23T10:00+00:00")
+    return moment

@@ -109,12 +109,14 @@ class WarrantyJob(Job):
 
     async def _collect_item(self, ctx: JobContext) -> None:
         order = await ctx.order()
-        item = choose_item(ctx.tracker, order.items)
+        verdicts = await coverage(ctx, order)
+        offered = [item for item in order.items if verdicts[item.sku].covered]
+        item = choose_item(ctx.tracker, order.items, offered)
         if item is None:
             if not changes_subject(ctx.tracker):
                 ctx.reject("warranty_item", "utter_item_not_understood")
             return
-        verdict = (await coverage(ctx, order))[item.sku]
+        verdict = verdicts[item.sku]
         if not verdict.covered:
             explain_item(ctx, item, verdict)
             ctx.reject("warranty_item", "utter_choose_another_item")

@@ -1,0 +1,90 @@
+"""The real Rasa server and action server on free loopback ports, for the whole session.
+
+Both run from their own environments with their own databases in a temporary folder and
+the clock pinned (ASSISTANT_FIXED_NOW), so answers are the same on every run. The model
+is the newest in models/ (``make test`` trains it first; without one, this trains).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot import processes
+
+PINNED_NOW = "2026-11-23T10:00:00+00:00"  # Monday, 11:00 in Berlin
+
+
+@dataclass
+class Assistant:
+    url: str
+    token: str
+    shop_db: Path
+
+    def post(self, body: bytes, content_type: str = "application/json") -> tuple[int, Any]:
+        request = urllib.request.Request(f"{self.url}/webhooks/rest/webhook", data=body,
+                                         headers={"Content-Type": content_type})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"null")
+
+    def send(self, sender: str, message: str) -> list[dict[str, Any]]:
+        status, replies = self.post(json.dumps({"sender": sender, "message": message}).encode())
+        assert status == 200, replies
+        return replies
+
+    def texts(self, sender: str, message: str) -> str:
+        """All reply texts of one turn, joined, for assertions on content."""
+        return "\n".join(r.get("text", "") for r in self.send(sender, message))
+
+    def tracker(self, sender: str) -> dict[str, Any]:
+        request = urllib.request.Request(
+            f"{self.url}/conversations/{sender}/tracker?token={self.token}")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    def shop_rows(self, query: str, *args: Any) -> list[tuple[Any, ...]]:
+        with sqlite3.connect(self.shop_db) as conn:
+            return conn.execute(query, args).fetchall()
+
+
+@pytest.fixture(scope="session")
+def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
+    folder = tmp_path_factory.mktemp("assistant")
+    action_port, rasa_port = processes.free_port(), processes.free_port()
+    env = processes.base_env({
+        "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
+        "TRACKER_DB_DIALECT": "sqlite",
+        "TRACKER_DB": str(folder / "tracker.db"),
+        "SHOP_DB_URL": f"sqlite+aiosqlite:///{folder / 'shop.db'}",
+        "ACTIONS_DB_URL": f"sqlite+aiosqlite:///{folder / 'actions.db'}",
+        "ASSISTANT_FIXED_NOW": PINNED_NOW,
+        "LOG_LEVEL": "WARNING",
+    })
+    try:
+        model = processes.newest_model()
+    except processes.StartError:
+        model = processes.train(env, sink=None)
+    token = "e2e-" + folder.name
+    logs: list[str] = []
+    actions = processes.start_action_server(action_port, env, sink=logs.append)
+    try:
+        rasa = processes.start_rasa(rasa_port, model, token, env, sink=logs.append)
+    except processes.StartError:
+        actions.stop()
+        raise
+    yield Assistant(f"http://127.0.0.1:{rasa_port}", token, folder / "shop.db")
+    rasa.stop()
+    actions.stop()
+    tracebacks = [line for line in logs if "Traceback" in line]
+    assert not tracebacks, "a server logged a traceback:\n" + "\n".join(logs[-80:])

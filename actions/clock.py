@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol
 
 
@@ -13,7 +13,7 @@ class Clock(Protocol):
 
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class FixedClock:
@@ -25,7 +25,7 @@ class FixedClock:
     def set(self, moment: datetime) -> None:
         if moment.tzinfo is None:
             raise ValueError("FixedClock needs a timezone-aware datetime")
-        self._moment = moment.astimezone(timezone.utc)
+        self._moment = moment.astimezone(UTC)
 
     def now(self) -> datetime:
         return self._moment

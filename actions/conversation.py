@@ -9,10 +9,11 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.formatting import SUPPORTED
 
-# Intents that always break out of a question the assistant asked.
+# Intents that always break out of a question the assistant asked, even an open one.
 HARD_INTERRUPTS = frozenset({"request_human", "stop", "bot_challenge", "goodbye"})
-# Intents that answer a question (or carry data) rather than change the subject.
-ANSWER_INTENTS = frozenset({"inform", "affirm", "deny", "nlu_fallback"})
+# Intents the rules answer in the middle of a form (data/rules): the form lets Rasa
+# reject the turn for them, unless the message also carries the data that was asked for.
+RULED_INTERRUPTS = HARD_INTERRUPTS | {"greet", "thank"}
 INTERRUPT_CONFIDENCE = 0.6
 
 
@@ -36,12 +37,6 @@ def latest_entity(tracker: Tracker, entity: str) -> Any:
 
 def is_button_payload(tracker: Tracker) -> bool:
     return latest_text(tracker).startswith("/")
-
-
-def changes_subject(tracker: Tracker) -> bool:
-    """True if the latest message is not an answer to the assistant's question."""
-    intent, confidence = latest_intent(tracker)
-    return intent not in ANSWER_INTENTS and confidence >= INTERRUPT_CONFIDENCE
 
 
 def breaks_out(tracker: Tracker) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.conversation import breaks_out, changes_subject, language, latest_intent, say
+from actions.conversation import breaks_out, language, latest_intent, say
 from actions.runtime import Runtime
 from actions.shop.base import Order, OrderHistory
 
@@ -25,6 +25,11 @@ YES_WORDS = frozenset(
     "подтверждаю давай так авжеж звісно підтверджую".split()
 )
 NO_WORDS = frozenset("no n nope nah not нет не неа ні".split())
+
+# Slots answered with yes or no, and slots that take the customer's own words.
+YES_NO_SLOTS = frozenset({"cancel_confirm", "address_confirm", "seal_intact", "return_confirm",
+                          "warranty_confirm"})
+FREE_TEXT_SLOTS = frozenset({"new_address", "fault_description"})
 
 # Slots shared by every job.
 JOB_SLOT = "job"
@@ -89,7 +94,7 @@ class JobContext:
             self.set(slot, True)
         elif intent == "deny" or words & NO_WORDS:
             self.set(slot, False)
-        elif not changes_subject(self.tracker):
+        else:
             self.reject(slot, "utter_please_yes_no")
 
 

@@ -16,14 +16,22 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.conversation import changes_subject, latest_intent, latest_text
+from actions.conversation import (
+    HARD_INTERRUPTS,
+    INTERRUPT_CONFIDENCE,
+    RULED_INTERRUPTS,
+    latest_intent,
+    latest_text,
+)
 from actions.jobs import (
     BLOCKED_SLOT,
     FAILURES_SLOT,
+    FREE_TEXT_SLOTS,
     JOB_SLOT,
     LOCKED_SLOT,
     MAX_FORM_FAILURES,
     VERIFIED_SLOT,
+    YES_NO_SLOTS,
     Job,
     JobContext,
 )
@@ -96,20 +104,67 @@ class ValidateOrderForm(FormValidationAction):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
         ctx = JobContext(await get_runtime(), dispatcher, tracker)
+        requested = tracker.get_slot("requested_slot")
+        if self._leaves_form(ctx, requested):
+            # Nothing filled: Rasa rejects the form for this turn and the rules answer.
+            return [SlotSet("requested_slot", requested)]
         if await ctx.rt.guard.is_locked(tracker.sender_id):
             if not ctx.get(LOCKED_SLOT):
                 ctx.set(LOCKED_SLOT, True)
-        else:
-            requested = tracker.get_slot("requested_slot")
-            if not ctx.get(VERIFIED_SLOT) or self._names_other_order(ctx):
-                self._collect_verification(ctx, requested)
-                await self._verify(ctx)
-            elif requested in current_job(tracker).required(tracker):
-                await current_job(tracker).collect(ctx, requested)
+        elif await self._switch_job(ctx, requested):
+            pass
+        elif not ctx.get(VERIFIED_SLOT) or self._names_other_order(ctx):
+            self._collect_verification(ctx, requested)
+            await self._verify(ctx)
+        elif requested in current_job(tracker).required(tracker):
+            await current_job(tracker).collect(ctx, requested)
+        if not ctx.updates:
+            # Keep the form for this turn (a repeated request, a button of another job):
+            # setting the job again tells Rasa the message was handled here.
+            ctx.set(JOB_SLOT, ctx.get(JOB_SLOT) or DEFAULT_JOB)
         events: list[EventType] = [SlotSet(slot, value) for slot, value in ctx.updates.items()]
         missing = [slot for slot in required_slots(tracker) if tracker.get_slot(slot) is None]
         events.append(SlotSet("requested_slot", missing[0] if missing else None))
         return events
+
+    @staticmethod
+    def _leaves_form(ctx: JobContext, requested: str | None) -> bool:
+        """True for the intents the rules handle mid-form (asking for a person, stop...).
+
+        An open question (an address, a fault) takes the customer's words unless they
+        clearly want out; a message that carries an order number or contact is data.
+        """
+        if requested is None:
+            return False
+        intent, confidence = latest_intent(ctx.tracker)
+        if confidence < INTERRUPT_CONFIDENCE:
+            return False
+        if requested in FREE_TEXT_SLOTS:
+            return intent in HARD_INTERRUPTS
+        text = latest_text(ctx.tracker)
+        if parse_order_id(text, ctx.rt.policy) or parse_contact(text):
+            return False
+        return intent in RULED_INTERRUPTS or (intent == "deny" and requested not in YES_NO_SLOTS)
+
+    @staticmethod
+    async def _switch_job(ctx: JobContext, requested: str | None) -> bool:
+        """A customer who asks for another job mid-form gets it, keeping the verified order."""
+        intent, confidence = latest_intent(ctx.tracker)
+        job = JOB_BY_INTENT.get(intent or "")
+        if (job is None or confidence < INTERRUPT_CONFIDENCE or requested in FREE_TEXT_SLOTS
+                or job == (ctx.get(JOB_SLOT) or DEFAULT_JOB)):
+            return False
+        ctx.set(JOB_SLOT, job)
+        ctx.set(BLOCKED_SLOT, None)
+        ctx.set(FAILURES_SLOT, 0.0)
+        for slot in JOB_SLOTS:
+            ctx.set(slot, None)
+        if ctx.get(VERIFIED_SLOT):
+            await JOBS[job].gate(ctx)
+        else:
+            ValidateOrderForm._collect_verification(ctx, None)
+            await ValidateOrderForm._verify(ctx)
+        return True
 
     @staticmethod
     def _names_other_order(ctx: JobContext) -> bool:
@@ -136,8 +191,8 @@ class ValidateOrderForm(FormValidationAction):
             ctx.set("order_id", order_id)
         if contact:
             ctx.set("order_contact", contact)
-        if order_id or contact or changes_subject(ctx.tracker):
-            return
+        if order_id or contact or latest_intent(ctx.tracker)[0] in JOB_BY_INTENT:
+            return  # a repeated request for the job is not a wrong answer: ask again
         if requested == "order_id":
             ctx.reject("order_id", "utter_order_id_invalid")
         elif requested == "order_contact":

@@ -9,9 +9,9 @@ from rasa_sdk import Tracker
 
 from actions import formatting as fmt
 from actions import return_rules as rr
-from actions.conversation import changes_subject, latest_entity
-from actions.jobs import BLOCKED_SLOT, Job, JobContext
+from actions.conversation import latest_entity
 from actions.item_choice import choose_item, item_buttons
+from actions.jobs import BLOCKED_SLOT, Job, JobContext
 from actions.shop.base import Order, OrderItem
 
 # Words that tell the reason for a return, in every language the assistant speaks.
@@ -111,8 +111,7 @@ class ReturnJob(Job):
         offered = [item for item in order.items if verdicts[item.sku].eligible]
         item = choose_item(ctx.tracker, order.items, offered)
         if item is None:
-            if not changes_subject(ctx.tracker):
-                ctx.reject("return_item", "utter_item_not_understood")
+            ctx.reject("return_item", "utter_item_not_understood")
             return
         verdict = verdicts[item.sku]
         if not verdict.eligible:

@@ -18,7 +18,7 @@ from actions.order_rules import OrderRules
 from actions.policy import Policy, load_policy
 from actions.return_rules import ReturnRules
 from actions.settings import ActionSettings
-from actions.shop.base import ShopAdapter
+from actions.shop.base import ShopAdapter, load_adapter
 from actions.shop.seed import seed
 from actions.shop.sql import SQLShop, make_engine
 from actions.support_hours import SupportHours
@@ -60,10 +60,11 @@ async def build_runtime(settings: ActionSettings, clock: Clock | None = None) ->
     policy = load_policy(settings.policy_file)
     if clock is None:
         clock = FixedClock(settings.fixed_now) if settings.fixed_now else SystemClock()
-    shop = SQLShop(make_engine(settings.shop_db_url), policy)
-    await shop.create_schema()
-    if settings.seed_on_start:
-        await seed(shop, settings.seed_file, settings.catalog_file, clock.now())
+    shop = load_adapter(settings.shop_adapter, settings, policy)
+    if isinstance(shop, SQLShop):
+        await shop.create_schema()
+        if settings.seed_on_start:
+            await seed(shop, settings.seed_file, settings.catalog_file, clock.now())
     guard = LookupGuard(make_engine(settings.actions_db_url), policy.lookup_max_failures)
     await guard.create_schema()
     return Runtime(policy=policy, clock=clock, shop=shop, guard=guard, settings=settings)
@@ -74,7 +75,7 @@ _lock = asyncio.Lock()
 
 
 async def get_runtime() -> Runtime:
-    global _runtime
+    global _runtime  # noqa: PLW0603 - rasa-sdk builds actions without arguments
     if _runtime is None:
         async with _lock:
             if _runtime is None:
@@ -84,7 +85,7 @@ async def get_runtime() -> Runtime:
 
 
 def set_runtime(runtime: Runtime | None) -> None:
-    global _runtime
+    global _runtime  # noqa: PLW0603
     _runtime = runtime
 
 

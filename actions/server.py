@@ -18,6 +18,7 @@ from sanic import Sanic
 from actions import runtime
 from actions.policy import PolicyError, load_policy
 from actions.settings import ActionSettings
+from actions.shop.base import ShopError
 from actions.shop.seed import SeedError
 
 log = logging.getLogger("actions.server")
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app.run(host=args.host, port=args.port, workers=1, access_log=False,
                 motd=False)
-    except (SeedError, PolicyError) as exc:
+    except (SeedError, PolicyError, ShopError) as exc:
         log.error("cannot start: %s", exc)
         return 2
     return 0

@@ -22,7 +22,7 @@ class ActionSettings:
     seed_file: Path
     catalog_file: Path
     seed_on_start: bool
-    default_language: str
+    shop_adapter: str
     # Pins "now" for every rule (ISO 8601 with offset): demos and end-to-end tests only.
     fixed_now: datetime | None = None
 
@@ -37,7 +37,7 @@ class ActionSettings:
             seed_file=Path(env.get("SHOP_SEED_FILE", ROOT / "demo_shop" / "orders.json")),
             catalog_file=Path(env.get("SHOP_CATALOG_FILE", ROOT / "demo_shop" / "catalog.yml")),
             seed_on_start=_bool(env.get("SHOP_SEED_ON_START", "true")),
-            default_language=env.get("DEFAULT_LANGUAGE", "en"),
+            shop_adapter=env.get("SHOP_ADAPTER", "actions.shop.sql:SQLShop"),
             fixed_now=_moment(env.get("ASSISTANT_FIXED_NOW", "")),
         )
 

@@ -8,9 +8,8 @@ from rasa_sdk import Tracker
 
 from actions import formatting as fmt
 from actions import warranty_rules as wr
-from actions.conversation import changes_subject
-from actions.jobs import BLOCKED_SLOT, Job, JobContext, free_text_answer
 from actions.item_choice import choose_item, item_buttons
+from actions.jobs import BLOCKED_SLOT, Job, JobContext, free_text_answer
 from actions.shop.base import Order, OrderItem
 
 SERIAL_RE = re.compile(r"\b(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{3,39}\b", re.IGNORECASE)
@@ -113,8 +112,7 @@ class WarrantyJob(Job):
         offered = [item for item in order.items if verdicts[item.sku].covered]
         item = choose_item(ctx.tracker, order.items, offered)
         if item is None:
-            if not changes_subject(ctx.tracker):
-                ctx.reject("warranty_item", "utter_item_not_understood")
+            ctx.reject("warranty_item", "utter_item_not_understood")
             return
         verdict = verdicts[item.sku]
         if not verdict.covered:
@@ -127,8 +125,7 @@ class WarrantyJob(Job):
         text = ctx.tracker.latest_message.get("text", "")
         serial = parse_serial(text) if not text.startswith("/") else None
         if serial is None:
-            if not changes_subject(ctx.tracker):
-                ctx.reject("serial_number", "utter_serial_invalid")
+            ctx.reject("serial_number", "utter_serial_invalid")
             return
         item = (await ctx.order()).item(ctx.get("warranty_item"))
         if item and item.serial and normalise_serial(item.serial) != normalise_serial(serial):

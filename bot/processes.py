@@ -51,7 +51,8 @@ def services_python() -> Path:
 def base_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("RASA_TELEMETRY_ENABLED", "false")
-    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    paths = [str(ROOT), *filter(None, [env.get("PYTHONPATH")])]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra or {})
     return env
@@ -106,9 +107,10 @@ def spawn(name: str, cmd: list[str], env: Mapping[str, str],
     return managed
 
 
-def wait_http(managed: Managed, url: str, timeout: float, headers: Mapping[str, str] | None = None,
+def wait_http(managed: Managed, url: str, timeout: float,
+              headers: Mapping[str, str] | None = None,
               ready: Callable[[bytes], bool] | None = None) -> None:
-    """Poll ``url`` until it answers 200 (and ``ready(body)``), the process dies, or time runs out."""
+    """Poll ``url`` until it answers 200 (and ``ready(body)``), the process dies or time is up."""
     deadline = time.monotonic() + timeout
     request = urllib.request.Request(url, headers=dict(headers or {}))
     while time.monotonic() < deadline:
@@ -116,7 +118,7 @@ def wait_http(managed: Managed, url: str, timeout: float, headers: Mapping[str, 
             raise StartError(f"{managed.name} exited with code {managed.process.returncode}:\n"
                              f"{managed.tail()}")
         try:
-            with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310 - loopback
+            with urllib.request.urlopen(request, timeout=2) as response:
                 body = response.read()
                 if response.status == 200 and (ready is None or ready(body)):
                     return
@@ -170,3 +172,48 @@ def newest_model(folder: Path = ROOT / "models") -> Path:
     if not models:
         raise StartError(f"no trained model in {folder}: run `make run` or `rasa train`")
     return models[-1]
+
+
+@dataclass
+class Stack:
+    """A running assistant: Rasa and the action server, with their own databases."""
+
+    url: str
+    token: str
+    folder: Path
+    rasa: Managed
+    actions: Managed
+
+    def stop(self) -> None:
+        self.rasa.stop()
+        self.actions.stop()
+
+
+def start_stack(folder: Path, fixed_now: str | None = None,
+                sink: Callable[[str], None] | None = None,
+                extra_env: Mapping[str, str] | None = None) -> Stack:
+    """Start the assistant on free loopback ports with SQLite files in ``folder``."""
+    action_port, rasa_port = free_port(), free_port()
+    settings = {
+        "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
+        "TRACKER_DB_DIALECT": "sqlite",
+        "TRACKER_DB": str(folder / "tracker.db"),
+        "SHOP_DB_URL": f"sqlite+aiosqlite:///{folder / 'shop.db'}",
+        "ACTIONS_DB_URL": f"sqlite+aiosqlite:///{folder / 'actions.db'}",
+        "LOG_LEVEL": "WARNING",
+        **({"ASSISTANT_FIXED_NOW": fixed_now} if fixed_now else {}),
+        **(extra_env or {}),
+    }
+    env = base_env(settings)
+    try:
+        model = newest_model()
+    except StartError:
+        model = train(env, sink=sink)
+    token = "local-" + os.urandom(12).hex()
+    actions = start_action_server(action_port, env, sink=sink)
+    try:
+        rasa = start_rasa(rasa_port, model, token, env, sink=sink)
+    except StartError:
+        actions.stop()
+        raise
+    return Stack(f"http://127.0.0.1:{rasa_port}", token, folder, rasa, actions)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from actions.shop.__main__ import main as shop_main  # noqa: E402
+from actions.shop.__main__ import main as shop_main
 
 if __name__ == "__main__":
     sys.exit(asyncio.run(shop_main(["seed"])))

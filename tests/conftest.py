@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from actions.runtime import Runtime, build_runtime, set_runtime
 from actions.settings import ActionSettings
 
 # Monday 23 November 2026, 11:00 in Berlin: a business day inside agent hours.
-PINNED = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+PINNED = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """What the assistant needs from a shop: one interface, plain records.
 
 The demo shop implements it over SQL (``actions.shop.sql``); a real shop implements the
-same methods over its own order system's API and names its class in ``SHOP_ADAPTER``.
+same methods over its own order system's API and names its class in ``SHOP_ADAPTER``
+("package.module:ClassName"), and the action server builds it with ``from_settings``.
 """
 
 from __future__ import annotations
@@ -9,6 +10,11 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from actions.policy import Policy
+    from actions.settings import ActionSettings
 
 ORDER_STATUSES = (
     "pending_payment",
@@ -116,6 +122,11 @@ class ShopError(RuntimeError):
 class ShopAdapter(abc.ABC):
     """Everything the actions ask of a shop's order system."""
 
+    @classmethod
+    @abc.abstractmethod
+    def from_settings(cls, settings: ActionSettings, policy: Policy) -> ShopAdapter:
+        """Build the adapter from the action server's settings (URLs, credentials)."""
+
     @abc.abstractmethod
     async def find_order(self, order_id: str) -> Order | None:
         """The order with this number, or None. Callers must verify before disclosing."""
@@ -166,3 +177,17 @@ class ShopAdapter(abc.ABC):
 
     async def close(self) -> None:
         """Release connections."""
+
+
+def load_adapter(path: str, settings: ActionSettings, policy: Policy) -> ShopAdapter:
+    """The adapter class named "package.module:ClassName", built from the settings."""
+    import importlib  # noqa: PLC0415 - only needed once, at start-up
+
+    module_name, _, class_name = path.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ShopError(f"SHOP_ADAPTER={path!r} cannot be loaded: {exc}") from exc
+    if not (isinstance(cls, type) and issubclass(cls, ShopAdapter)):
+        raise ShopError(f"SHOP_ADAPTER={path!r} is not a ShopAdapter subclass")
+    return cls.from_settings(settings, policy)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.orm import selectinload
 
 from actions.policy import Policy
+from actions.settings import ActionSettings
 from actions.shop.base import (
     AddressChange,
     Order,
@@ -36,7 +37,7 @@ def _aware(moment: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; everything stored is UTC."""
     if moment is None or moment.tzinfo is not None:
         return moment
-    return moment.replace(tzinfo=timezone.utc)
+    return moment.replace(tzinfo=UTC)
 
 
 def _order(row: OrderRow) -> Order:
@@ -91,6 +92,10 @@ def make_engine(url: str) -> AsyncEngine:
 
 class SQLShop(ShopAdapter):
     """Orders, returns, claims and address changes in any SQLAlchemy async database."""
+
+    @classmethod
+    def from_settings(cls, settings: ActionSettings, policy: Policy) -> SQLShop:
+        return cls(make_engine(settings.shop_db_url), policy)
 
     def __init__(self, engine: AsyncEngine, policy: Policy) -> None:
         self.engine = engine

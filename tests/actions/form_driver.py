@@ -38,6 +38,7 @@ class FormDriver:
     slots: dict[str, Any] = field(default_factory=dict)
     active: bool = False
     log: list[str] = field(default_factory=list)
+    last_events: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.slots = {name: spec.get("initial_value") for name, spec in DOMAIN["slots"].items()}
@@ -64,7 +65,8 @@ class FormDriver:
 
     async def _run(self, action: Any, tracker: Tracker) -> CollectingDispatcher:
         dispatcher = CollectingDispatcher()
-        self._apply(await action.run(dispatcher, tracker, DOMAIN))
+        self.last_events = await action.run(dispatcher, tracker, DOMAIN)
+        self._apply(self.last_events)
         return dispatcher
 
     async def say(self, text: str, intent: str = "inform",
@@ -73,16 +75,21 @@ class FormDriver:
         ents = [{"entity": k, "value": v} for k, v in (entities or {}).items()]
         if text.startswith("/") and "{" in text:
             intent = text[1:text.index("{")]
-            ents = [{"entity": k, "value": v} for k, v in json.loads(text[text.index("{"):]).items()]
+            payload = json.loads(text[text.index("{"):])
+            ents = [{"entity": k, "value": v} for k, v in payload.items()]
         messages: list[dict[str, Any]] = []
         if not self.active:
-            messages += (await self._run(ActionStartJob(), self._tracker(text, intent, ents))).messages
+            start = await self._run(ActionStartJob(), self._tracker(text, intent, ents))
+            messages += start.messages
             self.active = True
-        before = dict(self.slots)
+        asked = self.slots.get("requested_slot")
         validation = await self._run(ValidateOrderForm(), self._tracker(text, intent, ents))
         messages += validation.messages
-        changed = any(self.slots.get(k) != before.get(k) for k in self.slots if k != "requested_slot")
-        rejected = bool(before.get("requested_slot")) and not changed and not validation.messages
+        # Rasa rejects the form when a slot was asked for and no other slot was set.
+        rejected = bool(asked) and not any(
+            e.get("event") == "slot" and e.get("name") != "requested_slot"
+            for e in self.last_events
+        )
         if not rejected:
             requested = self.slots.get("requested_slot")
             tracker = self._tracker(text, intent, ents)

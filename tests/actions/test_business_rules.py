@@ -7,7 +7,7 @@ was worked out by hand from POLICY.md.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -142,7 +142,7 @@ async def test_lost_parcel_counts_business_days(runtime: Runtime) -> None:
     assert check.last_movement == D(2026, 11, 11)
     assert check.business_days_still == 8
     assert check.lost_from == D(2026, 11, 20)
-    day_before = datetime(2026, 11, 19, 12, tzinfo=timezone.utc)
+    day_before = datetime(2026, 11, 19, 12, tzinfo=UTC)
     assert not runtime.orders.lost_parcel(order, day_before).lost
 
 

@@ -191,10 +191,47 @@ async def test_expired_warranty_explained(runtime: Runtime) -> None:
     assert kwargs_of(turn, "utter_warranty_item_expired")["months"] == 24
 
 
-async def test_changing_the_subject_is_left_to_rasa(runtime: Runtime) -> None:
+async def test_interruptions_the_rules_answer_are_left_to_rasa(runtime: Runtime) -> None:
     driver = FormDriver()
     await driver.say("where is my order", "track_order")
-    turn = await driver.say("are you a bot?", "bot_challenge")
-    assert turn.rejected
-    turn = await driver.say("blah", "inform")
-    assert turn.responses[0] == "utter_order_id_invalid"
+    for text, intent in [("are you a bot?", "bot_challenge"), ("I want a human", "request_human"),
+                         ("hello", "greet"), ("no", "deny"), ("stop", "stop")]:
+        assert (await driver.say(text, intent)).rejected, text
+    # Data wins over the intent: a greeting with an order number fills the slot.
+    turn = await driver.say("hi, it is ORB-104217", "greet")
+    assert not turn.rejected and driver.slots["order_id"] == "ORB-104217"
+
+
+async def test_anything_else_is_an_answer_with_a_hint(runtime: Runtime) -> None:
+    driver = FormDriver()
+    await driver.say("where is my order", "track_order")
+    for text, intent in [("blah", "inform"), ("what's the weather", "out_of_scope")]:
+        turn = await driver.say(text, intent)
+        assert not turn.rejected
+        assert turn.responses == ["utter_order_id_invalid", "utter_ask_order_id"]
+    turn = await driver.say("where is my order??", "track_order")  # asked again: same job
+    assert turn.responses == ["utter_ask_order_id"] and not turn.rejected
+    # The third answer that does not fit ends the form and offers a person.
+    turn = await driver.say("hmm", "nlu_fallback")
+    assert turn.responses == ["utter_order_id_invalid", "utter_form_gave_up"]
+
+
+async def test_switching_job_keeps_the_verified_order(runtime: Runtime) -> None:
+    driver = FormDriver()
+    await verify(driver, "return_item", "ORB-104217", "anna.schmidt@example.com")
+    assert driver.slots["requested_slot"] == "return_item"
+    turn = await driver.say("actually, where is it? I want to track it", "track_order")
+    assert not turn.rejected
+    assert "utter_status_delivered" in turn.responses  # tracked, then the form ended
+
+
+async def test_open_questions_take_the_customers_words(runtime: Runtime) -> None:
+    driver = FormDriver()
+    await verify(driver, "warranty_claim", "ORB-104217", "anna.schmidt@example.com")
+    await driver.say("the case")
+    await driver.say("no serial on it but the box says CASE-7781")
+    # Sounds like a new warranty request, but it answers the open question.
+    turn = await driver.say("it broke, I need a warranty repair please", "warranty_claim")
+    assert driver.slots["fault_description"].startswith("it broke")
+    assert turn.responses == ["utter_ask_warranty_confirm_repair"]
+    assert (await driver.say("stop", "stop")).rejected

@@ -61,30 +61,9 @@ class Assistant:
 @pytest.fixture(scope="session")
 def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
     folder = tmp_path_factory.mktemp("assistant")
-    action_port, rasa_port = processes.free_port(), processes.free_port()
-    env = processes.base_env({
-        "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
-        "TRACKER_DB_DIALECT": "sqlite",
-        "TRACKER_DB": str(folder / "tracker.db"),
-        "SHOP_DB_URL": f"sqlite+aiosqlite:///{folder / 'shop.db'}",
-        "ACTIONS_DB_URL": f"sqlite+aiosqlite:///{folder / 'actions.db'}",
-        "ASSISTANT_FIXED_NOW": PINNED_NOW,
-        "LOG_LEVEL": "WARNING",
-    })
-    try:
-        model = processes.newest_model()
-    except processes.StartError:
-        model = processes.train(env, sink=None)
-    token = "e2e-" + folder.name
     logs: list[str] = []
-    actions = processes.start_action_server(action_port, env, sink=logs.append)
-    try:
-        rasa = processes.start_rasa(rasa_port, model, token, env, sink=logs.append)
-    except processes.StartError:
-        actions.stop()
-        raise
-    yield Assistant(f"http://127.0.0.1:{rasa_port}", token, folder / "shop.db")
-    rasa.stop()
-    actions.stop()
+    stack = processes.start_stack(folder, fixed_now=PINNED_NOW, sink=logs.append)
+    yield Assistant(stack.url, stack.token, folder / "shop.db")
+    stack.stop()
     tracebacks = [line for line in logs if "Traceback" in line]
     assert not tracebacks, "a server logged a traceback:\n" + "\n".join(logs[-80:])

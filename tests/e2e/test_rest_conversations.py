@@ -95,7 +95,7 @@ def test_return_creates_an_rma_in_the_shop_database(
     assistant.send(sender, ask)
     assistant.send(sender, order_id)
     replies = assistant.send(sender, contact)
-    item_button = '/inform{"item": "%s"}' % sku
+    item_button = "/inform" + json.dumps({"item": sku})
     assert item_button in button_payloads(replies)
     replies = assistant.send(sender, item_button)
     reasons = button_payloads(replies)

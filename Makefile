@@ -1,0 +1,37 @@
+# One command each: set up, run, test. See README.md.
+PYTHON ?= python3
+RASA := .venv-rasa/bin/rasa
+SVC := .venv-services/bin/python
+export RASA_TELEMETRY_ENABLED := false
+
+.PHONY: setup run test lint validate train conversation-tests eval-nlu bench-latency clean
+
+setup:  ## create/update both virtual environments from the locks, seed the demo shop
+	$(PYTHON) scripts/setup.py
+
+run:  ## train if the data changed, start action server + Rasa (REST) with embedded defaults
+	$(SVC) -m bot run
+
+test:  ## everything CI runs: lint, data validation, training, conversation tests, pytest
+	bash scripts/test.sh
+
+lint:
+	$(SVC) -m ruff check .
+
+validate:
+	.venv-rasa/bin/python scripts/validate_data.py
+
+train:
+	$(RASA) train --out models --num-threads 2
+
+conversation-tests:
+	$(RASA) test core --stories tests --fail-on-prediction-errors --out results/conversations
+
+eval-nlu:  ## intent accuracy and macro-F1 per language on the held-out set
+	.venv-rasa/bin/python bench/nlu_holdout.py
+
+bench-latency:  ## REST round-trip latency of a message that runs a custom action
+	$(SVC) bench/rest_latency.py
+
+clean:
+	rm -rf results var/*.db

@@ -21,11 +21,12 @@ lint:
 validate:
 	.venv-rasa/bin/python scripts/validate_data.py
 
-train:
-	$(RASA) train --out models --num-threads 2
+train:  ## train only if no model matches config, domain and data
+	$(SVC) -m bot train
 
 conversation-tests:
-	$(RASA) test core --stories tests --fail-on-prediction-errors --out results/conversations
+	$(RASA) test core --stories tests --fail-on-prediction-errors --out results/conversations \
+	    --model $$($(SVC) -c "from bot.processes import newest_model; print(newest_model())")
 
 eval-nlu:  ## intent accuracy and macro-F1 per language on the held-out set
 	.venv-rasa/bin/python bench/nlu_holdout.py

@@ -16,9 +16,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> int:
-    models = sorted((ROOT / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
-    if not models:
-        print("no model: run `make train` first")
+    sys.path.insert(0, str(ROOT))
+    from bot.processes import StartError, newest_model  # noqa: PLC0415 - stdlib-only module
+
+    try:
+        models = [newest_model()]
+    except StartError as exc:
+        print(exc)
         return 1
     env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
     print(f"model {models[-1].name}")

@@ -1,4 +1,7 @@
-"""``python -m bot run``: the whole assistant with embedded defaults, stopped with Ctrl-C."""
+"""``python -m bot run``: the whole assistant with embedded defaults, stopped with Ctrl-C.
+
+``python -m bot train``: train a model only if none matches config, domain and data.
+"""
 
 from __future__ import annotations
 
@@ -77,16 +80,27 @@ def run(args: argparse.Namespace) -> int:
         log("stopped")
 
 
+def train(_: argparse.Namespace) -> int:
+    try:
+        model = p.train(p.base_env())
+    except p.StartError as exc:
+        log(str(exc))
+        return 1
+    log(f"model: {model.relative_to(p.ROOT)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("train", help="train a model unless one matches config, domain and data")
     run_cmd = sub.add_parser("run", help="train if needed, start the action server and Rasa")
     run_cmd.add_argument("--port", type=int, default=int(os.environ.get("RASA_PORT", "5005")))
     run_cmd.add_argument("--actions-port", type=int,
                          default=int(os.environ.get("ACTIONS_PORT", "5055")))
     run_cmd.add_argument("--no-train", action="store_true", help="use the newest model as is")
     args = parser.parse_args(argv)
-    return run(args)
+    return train(args) if args.command == "train" else run(args)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ The Rasa server runs from ``.venv-rasa``; the action server from ``.venv-service
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import socket
@@ -151,26 +152,56 @@ def start_rasa(port: int, model: Path, token: str, env: Mapping[str, str],
     return managed
 
 
+TRAINING_INPUTS = ("config.yml", "domain.yml", "data")
+KEPT_MODELS = 3
+
+
+def training_fingerprint() -> str:
+    """A hash of everything a model is trained from, and the Rasa lock it is trained with."""
+    digest = hashlib.sha256()
+    files = [ROOT / "requirements" / "rasa.lock"]
+    for name in TRAINING_INPUTS:
+        path = ROOT / name
+        files += sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for path in files:
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
 def train(env: Mapping[str, str], sink: Callable[[str], None] | None = print,
           out: Path = ROOT / "models") -> Path:
-    """Train unless the newest model in ``out`` already matches config, domain and data.
+    """The model for the current config, domain and data: trained only if there is none.
 
-    Rasa compares fingerprints itself and keeps the old model when nothing changed.
+    Models are named after ``training_fingerprint()``; Rasa 3.6 itself writes a new
+    model file on every ``rasa train``, even when nothing changed.
     """
-    managed = spawn("train", [str(rasa_bin()), "train", "--out", str(out), "--num-threads",
-                              env.get("RASA_NUM_THREADS", "2")], env, sink)
+    name = f"model-{training_fingerprint()}"
+    model = out / f"{name}.tar.gz"
+    if model.exists():
+        if sink is not None:
+            sink(f"[train] {model.name} matches config, domain and data: not retraining")
+        return model
+    managed = spawn("train", [str(rasa_bin()), "train", "--out", str(out), "--fixed-model-name",
+                              name, "--num-threads", env.get("RASA_NUM_THREADS", "2")],
+                    env, sink)
     code = managed.process.wait()
     if managed._pump is not None:
         managed._pump.join(5)
-    if code != 0:
+    if code != 0 or not model.exists():
         raise StartError(f"rasa train failed with code {code}:\n{managed.tail()}")
-    return newest_model(out)
+    for old in sorted(out.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)[:-KEPT_MODELS]:
+        old.unlink()
+    return model
 
 
 def newest_model(folder: Path = ROOT / "models") -> Path:
+    """The model for the current training data, else the newest one there is."""
+    current = folder / f"model-{training_fingerprint()}.tar.gz"
+    if current.exists():
+        return current
     models = sorted(folder.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
     if not models:
-        raise StartError(f"no trained model in {folder}: run `make run` or `rasa train`")
+        raise StartError(f"no trained model in {folder}: run `make run` or `make train`")
     return models[-1]
 
 

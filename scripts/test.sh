@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 export RASA_TELEMETRY_ENABLED=false
 step() { printf '\n==> %s\n' "$*"; }
 
+mkdir -p results
+
 step "lint (ruff)"
 .venv-services/bin/python -m ruff check .
 
@@ -13,13 +15,14 @@ step "rasa data validate (strict)"
 .venv-rasa/bin/python scripts/validate_data.py
 
 step "train (only if config, domain or data changed)"
-.venv-rasa/bin/rasa train --out models --num-threads 2 2>&1 | tail -n 3
+.venv-services/bin/python -m bot train > results/train.log 2>&1 || { tail -n 40 results/train.log; exit 1; }
+tail -n 1 results/train.log
+model=$(.venv-services/bin/python -c "from bot.processes import train, base_env; print(train(base_env(), sink=None))")
 
 step "conversation tests: rasa test --fail-on-prediction-errors"
 rm -rf results/conversations
-mkdir -p results
 status=0
-.venv-rasa/bin/rasa test core --stories tests --fail-on-prediction-errors \
+.venv-rasa/bin/rasa test core --stories tests --fail-on-prediction-errors --model "$model" \
     --out results/conversations > results/conversation-tests.log 2>&1 || status=$?
 if [ "$status" -ne 0 ] || grep -q "story:" results/conversations/failed_test_stories.yml; then
     tail -n 40 results/conversation-tests.log

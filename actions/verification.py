@@ -32,7 +32,7 @@ def parse_order_id(text: str, policy: Policy) -> str | None:
     """The first order number in ``text``, normalised to the canonical form, or None."""
     if not text:
         return None
-    cleaned = unicodedata.normalize("NFKC", text).translate(_LOOKALIKES)
+    cleaned = unicodedata.normalize("NFKC", text.replace("№", " ")).translate(_LOOKALIKES)
     cleaned = EMAIL_RE.sub(" ", cleaned)
     match = order_id_pattern(policy).search(cleaned)
     if not match:

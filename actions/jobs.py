@@ -17,8 +17,9 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.conversation import breaks_out, language, latest_intent, say
+from actions.item_choice import choose_item, item_buttons
 from actions.runtime import Runtime
-from actions.shop.base import Order, OrderHistory
+from actions.shop.base import Order, OrderHistory, OrderItem
 
 YES_WORDS = frozenset(
     "yes y yeah yep sure ok okay correct right confirm please да ага конечно верно "
@@ -125,3 +126,60 @@ def free_text_answer(ctx: JobContext) -> str | None:
     if text.startswith("/"):
         return None
     return text
+
+
+class ItemJob(Job):
+    """A job about one item of the order: only items the policy allows are offered.
+
+    Subclasses say which slot holds the item, judge each item (``verdicts``), and explain
+    a refusal; choosing, offering and refusing items works the same for every such job.
+    """
+
+    item_slot: str
+    ask_item_response: str
+
+    @abc.abstractmethod
+    async def verdicts(self, ctx: JobContext, order: Order) -> dict[str, Any]:
+        """The policy's verdict per SKU."""
+
+    @abc.abstractmethod
+    def allowed(self, verdict: Any) -> bool:
+        """Whether the verdict lets the job go on with this item."""
+
+    @abc.abstractmethod
+    def explain(self, ctx: JobContext, item: OrderItem, verdict: Any) -> None:
+        """Tell the customer why this item cannot go on."""
+
+    def select(self, ctx: JobContext, item: OrderItem) -> None:
+        ctx.set(self.item_slot, item.sku)
+
+    async def offered(self, ctx: JobContext) -> tuple[Order, dict[str, Any], list[OrderItem]]:
+        order = await ctx.order()
+        verdicts = await self.verdicts(ctx, order)
+        return order, verdicts, [i for i in order.items if self.allowed(verdicts[i.sku])]
+
+    async def gate(self, ctx: JobContext) -> None:
+        """Block when no item qualifies; pick the item when the order has only that one."""
+        order, _, offered = await self.offered(ctx)
+        if not offered:
+            ctx.set(BLOCKED_SLOT, True)
+        elif len(offered) == 1 and len(order.items) == 1:
+            self.select(ctx, offered[0])
+
+    async def ask_item(self, ctx: JobContext) -> None:
+        order, verdicts, offered = await self.offered(ctx)
+        for item in order.items:
+            if not self.allowed(verdicts[item.sku]):
+                self.explain(ctx, item, verdicts[item.sku])
+        ctx.say(self.ask_item_response, buttons=item_buttons(offered))
+
+    async def collect_item(self, ctx: JobContext) -> None:
+        order, verdicts, offered = await self.offered(ctx)
+        item = choose_item(ctx.tracker, order.items, offered)
+        if item is None:
+            ctx.reject(self.item_slot, "utter_item_not_understood")
+        elif not self.allowed(verdicts[item.sku]):
+            self.explain(ctx, item, verdicts[item.sku])
+            ctx.reject(self.item_slot, "utter_choose_another_item")
+        else:
+            self.select(ctx, item)

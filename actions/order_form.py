@@ -41,10 +41,11 @@ from actions.runtime import get_runtime
 from actions.verification import parse_contact, parse_order_id
 from actions.warranty import WarrantyJob
 
+RETURN_JOB = ReturnJob()
+WARRANTY_JOB = WarrantyJob()
 JOBS: dict[str, Job] = {
     job.name: job
-    for job in (TrackJob(), LostParcelJob(), CancelJob(), AddressJob(), ReturnJob(),
-                WarrantyJob())
+    for job in (TrackJob(), LostParcelJob(), CancelJob(), AddressJob(), RETURN_JOB, WARRANTY_JOB)
 }
 JOB_BY_INTENT = {
     "track_order": "track",
@@ -264,35 +265,35 @@ class ActionAskReturnItem(_AskAction):
     action_name = "action_ask_return_item"
 
     async def ask(self, ctx: JobContext) -> None:
-        await JOBS["return"].ask_item(ctx)  # type: ignore[attr-defined]
+        await RETURN_JOB.ask_item(ctx)
 
 
 class ActionAskReturnConfirm(_AskAction):
     action_name = "action_ask_return_confirm"
 
     async def ask(self, ctx: JobContext) -> None:
-        await JOBS["return"].ask_confirm(ctx)  # type: ignore[attr-defined]
+        await RETURN_JOB.ask_confirm(ctx)
 
 
 class ActionAskWarrantyItem(_AskAction):
     action_name = "action_ask_warranty_item"
 
     async def ask(self, ctx: JobContext) -> None:
-        await JOBS["warranty"].ask_item(ctx)  # type: ignore[attr-defined]
+        await WARRANTY_JOB.ask_item(ctx)
 
 
 class ActionAskSerialNumber(_AskAction):
     action_name = "action_ask_serial_number"
 
     async def ask(self, ctx: JobContext) -> None:
-        await JOBS["warranty"].ask_serial(ctx)  # type: ignore[attr-defined]
+        await WARRANTY_JOB.ask_serial(ctx)
 
 
 class ActionAskWarrantyConfirm(_AskAction):
     action_name = "action_ask_warranty_confirm"
 
     async def ask(self, ctx: JobContext) -> None:
-        await JOBS["warranty"].ask_confirm(ctx)  # type: ignore[attr-defined]
+        await WARRANTY_JOB.ask_confirm(ctx)
 
 
 class ActionAskSealIntact(_AskAction):

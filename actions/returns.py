@@ -10,8 +10,7 @@ from rasa_sdk import Tracker
 from actions import formatting as fmt
 from actions import return_rules as rr
 from actions.conversation import latest_entity
-from actions.item_choice import choose_item, item_buttons
-from actions.jobs import BLOCKED_SLOT, Job, JobContext
+from actions.jobs import BLOCKED_SLOT, ItemJob, JobContext
 from actions.shop.base import Order, OrderItem
 
 # Words that tell the reason for a return, in every language the assistant speaks.
@@ -53,8 +52,10 @@ def explain_item(ctx: JobContext, item: OrderItem, verdict: rr.ReturnEligibility
     )
 
 
-class ReturnJob(Job):
+class ReturnJob(ItemJob):
     name = "return"
+    item_slot = "return_item"
+    ask_item_response = "utter_ask_return_item"
     slots = ("return_item", "return_item_sealed", "seal_intact", "return_reason",
              "return_confirm")
 
@@ -66,34 +67,28 @@ class ReturnJob(Job):
                 return slots
         return slots + ["return_reason", "return_confirm"]
 
-    async def gate(self, ctx: JobContext) -> None:
-        order = await ctx.order()
-        if ctx.rt.returns.order_block(order):
-            ctx.set(BLOCKED_SLOT, True)
-            return
-        verdicts = await eligibility(ctx, order)
-        eligible = [item for item in order.items if verdicts[item.sku].eligible]
-        if not eligible:
-            ctx.set(BLOCKED_SLOT, True)
-        elif len(eligible) == 1 and len(order.items) == 1:
-            self._select(ctx, eligible[0])
+    async def verdicts(self, ctx: JobContext, order: Order) -> dict[str, rr.ReturnEligibility]:
+        return await eligibility(ctx, order)
 
-    def _select(self, ctx: JobContext, item: OrderItem) -> None:
+    def allowed(self, verdict: rr.ReturnEligibility) -> bool:
+        return verdict.eligible
+
+    def explain(self, ctx: JobContext, item: OrderItem, verdict: rr.ReturnEligibility) -> None:
+        explain_item(ctx, item, verdict)
+
+    def select(self, ctx: JobContext, item: OrderItem) -> None:
         ctx.set("return_item", item.sku)
         ctx.set("return_item_sealed", item.hygiene_seal)
 
-    async def ask_item(self, ctx: JobContext) -> None:
-        order = await ctx.order()
-        verdicts = await eligibility(ctx, order)
-        for item in order.items:
-            if not verdicts[item.sku].eligible:
-                explain_item(ctx, item, verdicts[item.sku])
-        eligible = [item for item in order.items if verdicts[item.sku].eligible]
-        ctx.say("utter_ask_return_item", buttons=item_buttons(eligible))
+    async def gate(self, ctx: JobContext) -> None:
+        if ctx.rt.returns.order_block(await ctx.order()):
+            ctx.set(BLOCKED_SLOT, True)
+            return
+        await super().gate(ctx)
 
     async def collect(self, ctx: JobContext, slot: str) -> None:
         if slot == "return_item":
-            await self._collect_item(ctx)
+            await self.collect_item(ctx)
         elif slot in ("seal_intact", "return_confirm"):
             ctx.yes_no(slot)
         elif slot == "return_reason":
@@ -104,21 +99,6 @@ class ReturnJob(Job):
                     return
                 code = parse_reason(text)
             ctx.set(slot, code)
-
-    async def _collect_item(self, ctx: JobContext) -> None:
-        order = await ctx.order()
-        verdicts = await eligibility(ctx, order)
-        offered = [item for item in order.items if verdicts[item.sku].eligible]
-        item = choose_item(ctx.tracker, order.items, offered)
-        if item is None:
-            ctx.reject("return_item", "utter_item_not_understood")
-            return
-        verdict = verdicts[item.sku]
-        if not verdict.eligible:
-            explain_item(ctx, item, verdict)
-            ctx.reject("return_item", "utter_choose_another_item")
-            return
-        self._select(ctx, item)
 
     async def ask_confirm(self, ctx: JobContext) -> None:
         order = await ctx.order()

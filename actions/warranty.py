@@ -8,8 +8,7 @@ from rasa_sdk import Tracker
 
 from actions import formatting as fmt
 from actions import warranty_rules as wr
-from actions.item_choice import choose_item, item_buttons
-from actions.jobs import BLOCKED_SLOT, Job, JobContext, free_text_answer
+from actions.jobs import BLOCKED_SLOT, ItemJob, JobContext, free_text_answer
 from actions.shop.base import Order, OrderItem
 
 SERIAL_RE = re.compile(r"\b(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{3,39}\b", re.IGNORECASE)
@@ -43,8 +42,10 @@ def explain_item(ctx: JobContext, item: OrderItem, verdict: wr.WarrantyCoverage)
     )
 
 
-class WarrantyJob(Job):
+class WarrantyJob(ItemJob):
     name = "warranty"
+    item_slot = "warranty_item"
+    ask_item_response = "utter_ask_warranty_item"
     slots = ("warranty_item", "serial_number", "fault_description", "warranty_accidental",
              "warranty_confirm")
 
@@ -54,23 +55,14 @@ class WarrantyJob(Job):
             return slots
         return slots + ["warranty_confirm"]
 
-    async def gate(self, ctx: JobContext) -> None:
-        order = await ctx.order()
-        verdicts = await coverage(ctx, order)
-        covered = [item for item in order.items if verdicts[item.sku].covered]
-        if not covered:
-            ctx.set(BLOCKED_SLOT, True)
-        elif len(covered) == 1 and len(order.items) == 1:
-            ctx.set("warranty_item", covered[0].sku)
+    async def verdicts(self, ctx: JobContext, order: Order) -> dict[str, wr.WarrantyCoverage]:
+        return await coverage(ctx, order)
 
-    async def ask_item(self, ctx: JobContext) -> None:
-        order = await ctx.order()
-        verdicts = await coverage(ctx, order)
-        for item in order.items:
-            if not verdicts[item.sku].covered:
-                explain_item(ctx, item, verdicts[item.sku])
-        covered = [item for item in order.items if verdicts[item.sku].covered]
-        ctx.say("utter_ask_warranty_item", buttons=item_buttons(covered))
+    def allowed(self, verdict: wr.WarrantyCoverage) -> bool:
+        return verdict.covered
+
+    def explain(self, ctx: JobContext, item: OrderItem, verdict: wr.WarrantyCoverage) -> None:
+        explain_item(ctx, item, verdict)
 
     async def ask_serial(self, ctx: JobContext) -> None:
         item = (await ctx.order()).item(ctx.get("warranty_item"))
@@ -91,7 +83,7 @@ class WarrantyJob(Job):
 
     async def collect(self, ctx: JobContext, slot: str) -> None:
         if slot == "warranty_item":
-            await self._collect_item(ctx)
+            await self.collect_item(ctx)
         elif slot == "serial_number":
             await self._collect_serial(ctx)
         elif slot == "fault_description":
@@ -105,21 +97,6 @@ class WarrantyJob(Job):
             ctx.set("warranty_accidental", wr.describes_accidental_damage(text))
         elif slot == "warranty_confirm":
             ctx.yes_no(slot)
-
-    async def _collect_item(self, ctx: JobContext) -> None:
-        order = await ctx.order()
-        verdicts = await coverage(ctx, order)
-        offered = [item for item in order.items if verdicts[item.sku].covered]
-        item = choose_item(ctx.tracker, order.items, offered)
-        if item is None:
-            ctx.reject("warranty_item", "utter_item_not_understood")
-            return
-        verdict = verdicts[item.sku]
-        if not verdict.covered:
-            explain_item(ctx, item, verdict)
-            ctx.reject("warranty_item", "utter_choose_another_item")
-            return
-        ctx.set("warranty_item", item.sku)
 
     async def _collect_serial(self, ctx: JobContext) -> None:
         text = ctx.tracker.latest_message.get("text", "")

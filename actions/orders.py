@@ -8,6 +8,7 @@ from rasa_sdk import Tracker
 
 from actions import formatting as fmt
 from actions.jobs import BLOCKED_SLOT, Job, JobContext, free_text_answer
+from actions.order_rules import LostParcelCheck
 from actions.shop.base import Order, ShopError
 
 HUMAN_BUTTON = "/request_human"
@@ -63,15 +64,16 @@ async def tell_status(ctx: JobContext, order: Order) -> None:
     ctx.say("utter_order_items", items=facts["items"], total=facts["total"])
     lost = rt.orders.lost_parcel(order, now)
     if lost.lost:
-        tell_lost(ctx, order, lost.last_movement, lost.business_days_still)
+        tell_lost(ctx, order, lost)
     elif rt.orders.is_overdue(order, now) and lost.lost_from:
         ctx.say("utter_delivery_late", lost_from=fmt.day(lost.lost_from, lang),
                 days=rt.policy.lost_after_business_days)
 
 
-def tell_lost(ctx: JobContext, order: Order, last_movement, still: int) -> None:  # type: ignore[no-untyped-def]
-    ctx.say("utter_parcel_lost", order_id=order.order_id, days=still,
-            last_movement=fmt.day(last_movement, ctx.lang))
+def tell_lost(ctx: JobContext, order: Order, check: LostParcelCheck) -> None:
+    if check.last_movement is not None:
+        ctx.say("utter_parcel_lost", order_id=order.order_id, days=check.business_days_still,
+                last_movement=fmt.day(check.last_movement, ctx.lang))
 
 
 class TrackJob(Job):
@@ -89,7 +91,7 @@ class LostParcelJob(Job):
         order = await ctx.order()
         check = rt.orders.lost_parcel(order, now)
         if check.lost:
-            tell_lost(ctx, order, check.last_movement, check.business_days_still)
+            tell_lost(ctx, order, check)
         elif check.applicable and check.last_movement and check.lost_from:
             estimate = rt.orders.delivery_estimate(order, now)
             ctx.say(

@@ -8,8 +8,9 @@ step() { printf '\n==> %s\n' "$*"; }
 
 mkdir -p results
 
-step "lint (ruff)"
+step "lint (ruff) and types (mypy)"
 .venv-services/bin/python -m ruff check .
+.venv-services/bin/python -m mypy
 
 step "rasa data validate (strict)"
 .venv-rasa/bin/python scripts/validate_data.py

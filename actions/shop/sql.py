@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -31,6 +33,7 @@ from actions.shop.tables import (
 )
 
 NUMBER_ATTEMPTS = 20
+RowT = TypeVar("RowT", ReturnRow, WarrantyClaimRow)
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -156,7 +159,8 @@ class SQLShop(ShopAdapter):
             await session.flush()
             return AddressChange(change.id, order_id, new_address, change.status, now)
 
-    async def _insert_numbered(self, make_row, prefix: str, digits: int):  # type: ignore[no-untyped-def]
+    async def _insert_numbered(self, make_row: Callable[[str], RowT], prefix: str,
+                               digits: int) -> RowT:
         """Insert a row under a fresh random number, retrying on the rare collision."""
         for _ in range(NUMBER_ATTEMPTS):
             number = f"{prefix}{secrets.randbelow(10**digits):0{digits}d}"

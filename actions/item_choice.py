@@ -32,7 +32,8 @@ def item_buttons(items: Sequence[OrderItem]) -> list[dict[str, str]]:
 
 
 def choose_item(tracker: Tracker, items: Sequence[OrderItem],
-                offered: Sequence[OrderItem] | None = None) -> OrderItem | None:
+                offered: Sequence[OrderItem] | None = None,
+                by_number: bool = True) -> OrderItem | None:
     """The item meant; a number ("2", "second") counts among the ``offered`` buttons."""
     sku = latest_entity(tracker, "item")
     if sku:
@@ -41,7 +42,7 @@ def choose_item(tracker: Tracker, items: Sequence[OrderItem],
     if not text or text.startswith("/"):
         return None
     words = _WORD_RE.findall(text)
-    for word in words:
+    for word in words if by_number else ():
         index = int(word) if word.isdigit() else _ORDINALS.get(word)
         choices = offered if offered else items
         if index and 1 <= index <= len(choices) and len(words) <= 3:

@@ -173,6 +173,13 @@ class ItemJob(Job):
                 self.explain(ctx, item, verdicts[item.sku])
         ctx.say(self.ask_item_response, buttons=item_buttons(offered))
 
+    async def preselect(self, ctx: JobContext) -> None:
+        """Take the item the customer named when asking for the job ("return the case")."""
+        *_, offered = await self.offered(ctx)
+        item = choose_item(ctx.tracker, offered, offered, by_number=False)
+        if item is not None:
+            self.select(ctx, item)
+
     async def collect_item(self, ctx: JobContext) -> None:
         order, verdicts, offered = await self.offered(ctx)
         item = choose_item(ctx.tracker, order.items, offered)

@@ -32,6 +32,7 @@ from actions.jobs import (
     MAX_FORM_FAILURES,
     VERIFIED_SLOT,
     YES_NO_SLOTS,
+    ItemJob,
     Job,
     JobContext,
 )
@@ -117,6 +118,9 @@ class ValidateOrderForm(FormValidationAction):
         elif not ctx.get(VERIFIED_SLOT) or self._names_other_order(ctx):
             self._collect_verification(ctx, requested)
             await self._verify(ctx)
+        elif requested is None:
+            # A new job on an order verified earlier in the conversation.
+            await self._start_on_verified_order(ctx)
         elif requested in current_job(tracker).required(tracker):
             await current_job(tracker).collect(ctx, requested)
         if not ctx.updates:
@@ -148,6 +152,13 @@ class ValidateOrderForm(FormValidationAction):
         return intent in RULED_INTERRUPTS or (intent == "deny" and requested not in YES_NO_SLOTS)
 
     @staticmethod
+    async def _start_on_verified_order(ctx: JobContext) -> None:
+        job = current_job(ctx.tracker)
+        await job.gate(ctx)
+        if isinstance(job, ItemJob) and not ctx.get(BLOCKED_SLOT) and not ctx.get(job.item_slot):
+            await job.preselect(ctx)
+
+    @staticmethod
     async def _switch_job(ctx: JobContext, requested: str | None) -> bool:
         """A customer who asks for another job mid-form gets it, keeping the verified order."""
         intent, confidence = latest_intent(ctx.tracker)
@@ -161,7 +172,7 @@ class ValidateOrderForm(FormValidationAction):
         for slot in JOB_SLOTS:
             ctx.set(slot, None)
         if ctx.get(VERIFIED_SLOT):
-            await JOBS[job].gate(ctx)
+            await ValidateOrderForm._start_on_verified_order(ctx)
         else:
             ValidateOrderForm._collect_verification(ctx, None)
             await ValidateOrderForm._verify(ctx)

@@ -235,3 +235,13 @@ async def test_open_questions_take_the_customers_words(runtime: Runtime) -> None
     assert driver.slots["fault_description"].startswith("it broke")
     assert turn.responses == ["utter_ask_warranty_confirm_repair"]
     assert (await driver.say("stop", "stop")).rejected
+
+
+async def test_a_new_job_on_a_verified_order_checks_the_policy_again(runtime: Runtime) -> None:
+    driver = FormDriver()
+    await verify(driver, "track_order", "ORB-104217", "anna.schmidt@example.com")
+    turn = await driver.say("ok then cancel it", "cancel_order")  # delivered: not cancellable
+    assert turn.responses[0] == "utter_cannot_cancel_delivered"
+    turn = await driver.say("I want to return the case", "return_item")
+    assert driver.slots["return_item"] == "AC-CASE-N7"  # named in the request
+    assert turn.responses == ["utter_ask_return_reason"]

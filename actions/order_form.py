@@ -65,10 +65,17 @@ def current_job(tracker: Tracker) -> Job:
     return JOBS.get(tracker.get_slot(JOB_SLOT) or DEFAULT_JOB, JOBS[DEFAULT_JOB])
 
 
-def reset_job_events(job: str | None) -> list[EventType]:
-    events: list[EventType] = [SlotSet(slot, None) for slot in JOB_SLOTS]
-    return events + [SlotSet(JOB_SLOT, job), SlotSet(BLOCKED_SLOT, None),
-                     SlotSet(FAILURES_SLOT, 0.0)]
+def clear_job(ctx: JobContext, job: str | None) -> None:
+    """Forget every answer of the job in hand and start ``job`` (None: no job)."""
+    for slot in JOB_SLOTS:
+        ctx.set(slot, None)
+    ctx.set(JOB_SLOT, job)
+    ctx.set(BLOCKED_SLOT, None)
+    ctx.set(FAILURES_SLOT, 0.0)
+
+
+def slot_events(ctx: JobContext) -> list[EventType]:
+    return [SlotSet(slot, value) for slot, value in ctx.updates.items()]
 
 
 def required_slots(tracker: Tracker) -> list[str]:
@@ -92,7 +99,9 @@ class ActionStartJob(Action):
                   domain: DomainDict) -> list[EventType]:
         intent, _ = latest_intent(tracker)
         job = JOB_BY_INTENT.get(intent or "") or tracker.get_slot(JOB_SLOT) or DEFAULT_JOB
-        return reset_job_events(job)
+        ctx = JobContext(await get_runtime(), dispatcher, tracker)
+        clear_job(ctx, job)
+        return slot_events(ctx)
 
 
 class ValidateOrderForm(FormValidationAction):
@@ -127,7 +136,7 @@ class ValidateOrderForm(FormValidationAction):
             # Keep the form for this turn (a repeated request, a button of another job):
             # setting the job again tells Rasa the message was handled here.
             ctx.set(JOB_SLOT, ctx.get(JOB_SLOT) or DEFAULT_JOB)
-        events: list[EventType] = [SlotSet(slot, value) for slot, value in ctx.updates.items()]
+        events = slot_events(ctx)
         missing = [slot for slot in required_slots(tracker) if tracker.get_slot(slot) is None]
         events.append(SlotSet("requested_slot", missing[0] if missing else None))
         return events
@@ -166,11 +175,7 @@ class ValidateOrderForm(FormValidationAction):
         if (job is None or confidence < INTERRUPT_CONFIDENCE or requested in FREE_TEXT_SLOTS
                 or job == (ctx.get(JOB_SLOT) or DEFAULT_JOB)):
             return False
-        ctx.set(JOB_SLOT, job)
-        ctx.set(BLOCKED_SLOT, None)
-        ctx.set(FAILURES_SLOT, 0.0)
-        for slot in JOB_SLOTS:
-            ctx.set(slot, None)
+        clear_job(ctx, job)
         if ctx.get(VERIFIED_SLOT):
             await ValidateOrderForm._start_on_verified_order(ctx)
         else:
@@ -186,10 +191,7 @@ class ValidateOrderForm(FormValidationAction):
             return False
         ctx.set(VERIFIED_SLOT, None)
         ctx.set("order_contact", None)
-        ctx.set(BLOCKED_SLOT, None)
-        for slot in JOB_SLOTS:
-            if ctx.get(slot) is not None:
-                ctx.set(slot, None)
+        clear_job(ctx, ctx.get(JOB_SLOT))
         return True
 
     @staticmethod
@@ -249,8 +251,8 @@ class ActionCompleteOrderJob(Action):
         elif ctx.get(VERIFIED_SLOT):
             await current_job(tracker).complete(ctx)
             ctx.say("utter_anything_else")
-        events: list[EventType] = [SlotSet(k, v) for k, v in ctx.updates.items()]
-        return events + reset_job_events(None)
+        clear_job(ctx, None)
+        return slot_events(ctx)
 
 
 class _AskAction(Action, abc.ABC):

@@ -16,7 +16,14 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.conversation import breaks_out, language, latest_intent, say
+from actions.conversation import (
+    breaks_out,
+    is_button_payload,
+    language,
+    latest_intent,
+    latest_text,
+    say,
+)
 from actions.item_choice import choose_item, item_buttons
 from actions.runtime import Runtime
 from actions.shop.base import Order, OrderHistory, OrderItem
@@ -122,10 +129,9 @@ def free_text_answer(ctx: JobContext) -> str | None:
     """The latest message as an answer to an open question, unless the customer bails."""
     if breaks_out(ctx.tracker):
         return None
-    text = ctx.tracker.latest_message.get("text", "").strip()
-    if text.startswith("/"):
+    if is_button_payload(ctx.tracker):
         return None
-    return text
+    return latest_text(ctx.tracker)
 
 
 class ItemJob(Job):

@@ -12,7 +12,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.conversation import latest_text
+from actions.conversation import is_button_payload, latest_text
 from bot.language import choose
 
 
@@ -22,8 +22,7 @@ class ActionDetectLanguage(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
-        text = latest_text(tracker)
-        if text.startswith("/"):
+        if is_button_payload(tracker):
             return []
-        chosen = choose(text, tracker.get_slot("language"))
+        chosen = choose(latest_text(tracker), tracker.get_slot("language"))
         return [SlotSet("language", chosen)] if chosen else []

@@ -20,6 +20,7 @@ from actions.conversation import (
     HARD_INTERRUPTS,
     INTERRUPT_CONFIDENCE,
     RULED_INTERRUPTS,
+    is_button_payload,
     latest_intent,
     latest_text,
 )
@@ -196,9 +197,9 @@ class ValidateOrderForm(FormValidationAction):
 
     @staticmethod
     def _collect_verification(ctx: JobContext, requested: str | None) -> None:
-        text = latest_text(ctx.tracker)
-        if text.startswith("/"):
+        if is_button_payload(ctx.tracker):
             return
+        text = latest_text(ctx.tracker)
         order_id = parse_order_id(text, ctx.rt.policy)
         contact = parse_contact(text)
         if order_id:

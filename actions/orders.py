@@ -11,7 +11,6 @@ from actions.jobs import BLOCKED_SLOT, Job, JobContext, free_text_answer
 from actions.order_rules import LostParcelCheck
 from actions.shop.base import Order, ShopError
 
-HUMAN_BUTTON = "/request_human"
 MIN_ADDRESS_CHARS = 10
 
 

@@ -9,7 +9,7 @@ from rasa_sdk import Tracker
 
 from actions import formatting as fmt
 from actions import return_rules as rr
-from actions.conversation import latest_entity
+from actions.conversation import is_button_payload, latest_entity
 from actions.jobs import BLOCKED_SLOT, ItemJob, JobContext
 from actions.shop.base import Order, OrderItem
 
@@ -95,7 +95,7 @@ class ReturnJob(ItemJob):
             code = latest_entity(ctx.tracker, "return_reason")
             if code not in rr.REASONS:
                 text = ctx.tracker.latest_message.get("text", "")
-                if text.startswith("/") or not text.strip():
+                if is_button_payload(ctx.tracker) or not text.strip():
                     return
                 code = parse_reason(text)
             ctx.set(slot, code)

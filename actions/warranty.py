@@ -8,6 +8,7 @@ from rasa_sdk import Tracker
 
 from actions import formatting as fmt
 from actions import warranty_rules as wr
+from actions.conversation import is_button_payload
 from actions.jobs import BLOCKED_SLOT, ItemJob, JobContext, free_text_answer
 from actions.shop.base import Order, OrderItem
 
@@ -100,7 +101,7 @@ class WarrantyJob(ItemJob):
 
     async def _collect_serial(self, ctx: JobContext) -> None:
         text = ctx.tracker.latest_message.get("text", "")
-        serial = parse_serial(text) if not text.startswith("/") else None
+        serial = None if is_button_payload(ctx.tracker) else parse_serial(text)
         if serial is None:
             ctx.reject("serial_number", "utter_serial_invalid")
             return

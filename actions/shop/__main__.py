@@ -11,7 +11,7 @@ from actions.clock import SystemClock
 from actions.policy import PolicyError, load_policy
 from actions.settings import ActionSettings
 from actions.shop.seed import SeedError, seed
-from actions.shop.sql import SQLShop, make_engine
+from actions.shop.sql import SQLShop
 
 
 async def main(argv: list[str] | None = None) -> int:
@@ -25,7 +25,7 @@ async def main(argv: list[str] | None = None) -> int:
     settings = ActionSettings.from_env()
     settings.seed_file.parent.mkdir(exist_ok=True)
     try:
-        shop = SQLShop(make_engine(settings.shop_db_url), load_policy(settings.policy_file))
+        shop = SQLShop.from_settings(settings, load_policy(settings.policy_file))
         result = await seed(shop, settings.seed_file, settings.catalog_file,
                             SystemClock().now(), reset=args.reset)
         await shop.close()

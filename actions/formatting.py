@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from babel import Locale
 from babel.dates import format_date, format_time, get_day_names
 from babel.numbers import format_currency
 
@@ -66,3 +67,8 @@ def opening_hours(policy: Policy, language: str | None) -> str:
 def moment(value: datetime, language: str | None) -> str:
     """'Monday, 24 November, 09:00'."""
     return f"{day(value, language)}, {clock_time(value, language)}"
+
+
+def language_name(code: str, language: str | None) -> str:
+    """'English' / 'английский': the name of a language, in the customer's language."""
+    return str(Locale.parse(locale_for(language)).languages.get(code, code))

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from actions.calendar import ShopCalendar
 from actions.clock import Clock, FixedClock, SystemClock
+from actions.knowledge_log import KnowledgeLog
 from actions.lookup_guard import LookupGuard
 from actions.order_rules import OrderRules
 from actions.policy import Policy, load_policy
@@ -23,6 +24,7 @@ from actions.shop.seed import seed
 from actions.shop.sql import SQLShop, make_engine
 from actions.support_hours import SupportHours
 from actions.warranty_rules import WarrantyRules
+from knowledge.base import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,9 @@ class Runtime:
     shop: ShopAdapter
     guard: LookupGuard
     settings: ActionSettings
+    knowledge_log: KnowledgeLog
+    # Loaded once by the action server before it binds its port (actions/server.py).
+    knowledge: KnowledgeBase | None = None
     calendar: ShopCalendar = field(init=False)
     orders: OrderRules = field(init=False)
     returns: ReturnRules = field(init=False)
@@ -50,12 +55,20 @@ class Runtime:
     def now(self) -> datetime:
         return self.clock.now()
 
+    def require_knowledge(self) -> KnowledgeBase:
+        if self.knowledge is None:
+            raise RuntimeError("the knowledge base is not loaded: start the action server with "
+                               "`python -m actions.server`, which loads it at start-up")
+        return self.knowledge
+
     async def close(self) -> None:
         await self.shop.close()
         await self.guard.engine.dispose()
+        await self.knowledge_log.engine.dispose()
 
 
-async def build_runtime(settings: ActionSettings, clock: Clock | None = None) -> Runtime:
+async def build_runtime(settings: ActionSettings, clock: Clock | None = None,
+                        knowledge: KnowledgeBase | None = None) -> Runtime:
     """Load the policy, open the databases, and seed the demo shop if asked to."""
     policy = load_policy(settings.policy_file)
     if clock is None:
@@ -67,7 +80,10 @@ async def build_runtime(settings: ActionSettings, clock: Clock | None = None) ->
             await seed(shop, settings.seed_file, settings.catalog_file, clock.now())
     guard = LookupGuard(make_engine(settings.actions_db_url), policy.lookup_max_failures)
     await guard.create_schema()
-    return Runtime(policy=policy, clock=clock, shop=shop, guard=guard, settings=settings)
+    knowledge_log = KnowledgeLog(make_engine(settings.actions_db_url))
+    await knowledge_log.create_schema()
+    return Runtime(policy=policy, clock=clock, shop=shop, guard=guard, settings=settings,
+                   knowledge_log=knowledge_log, knowledge=knowledge)
 
 
 _runtime: Runtime | None = None

@@ -20,16 +20,20 @@ from actions.policy import PolicyError, load_policy
 from actions.settings import ActionSettings
 from actions.shop.base import ShopError
 from actions.shop.seed import SeedError
+from knowledge.base import KnowledgeBase
+from knowledge.embedder import ModelMissingError
+from knowledge.index import KnowledgeIndexError
+from knowledge.settings import KnowledgeSettings
 
 log = logging.getLogger("actions.server")
 
 
-def build_app(settings: ActionSettings) -> Sanic:
+def build_app(settings: ActionSettings, knowledge: KnowledgeBase | None) -> Sanic:
     app = create_app("actions", cors_origins=[])
 
     @app.listener("before_server_start")
     async def start_runtime(app: Sanic, _loop: object) -> None:
-        runtime.set_runtime(await runtime.build_runtime(settings))
+        runtime.set_runtime(await runtime.build_runtime(settings, knowledge=knowledge))
         log.info("action runtime ready: policy %s, shop %s", settings.policy_file,
                  settings.shop_db_url.split("@")[-1])
 
@@ -38,6 +42,8 @@ def build_app(settings: ActionSettings) -> Sanic:
         current = await runtime.get_runtime() if runtime.is_ready() else None
         if current is not None:
             await current.close()
+            if current.knowledge is not None:
+                current.knowledge.close()
         runtime.set_runtime(None)
 
     return app
@@ -56,12 +62,14 @@ def main(argv: list[str] | None = None) -> int:
         log.error("cannot start: %s", exc)
         return 2
     try:
-        # Fail before binding the port if the settings cannot work.
+        # Fail before binding the port if the settings cannot work; the knowledge base
+        # (model and index) loads once, here, never per request.
         load_policy(settings.policy_file)
-    except PolicyError as exc:
+        knowledge = KnowledgeBase.load(KnowledgeSettings.from_env())
+    except (PolicyError, ModelMissingError, KnowledgeIndexError, ValueError) as exc:
         log.error("cannot start: %s", exc)
         return 2
-    app = build_app(settings)
+    app = build_app(settings, knowledge)
     try:
         app.run(host=args.host, port=args.port, workers=1, access_log=False,
                 motd=False)

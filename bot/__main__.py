@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         started = time.monotonic()
         model = p.train(env) if not args.no_train else p.newest_model()
         log(f"model {model.name} ready after {time.monotonic() - started:.0f} s")
+        p.build_knowledge(env)
         children.append(p.start_action_server(args.actions_port, env))
         log(f"action server up on http://127.0.0.1:{args.actions_port}")
         children.append(p.start_rasa(args.port, model, token, env))

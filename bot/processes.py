@@ -152,6 +152,16 @@ def start_rasa(port: int, model: Path, token: str, env: Mapping[str, str],
     return managed
 
 
+def build_knowledge(env: Mapping[str, str], sink: Callable[[str], None] | None = print) -> None:
+    """Bring the knowledge index up to date (only changed articles are embedded again)."""
+    managed = spawn("knowledge", [str(services_python()), "-m", "knowledge", "build"], env, sink)
+    code = managed.process.wait()
+    if managed._pump is not None:
+        managed._pump.join(5)
+    if code != 0:
+        raise StartError(f"python -m knowledge build failed with code {code}:\n{managed.tail()}")
+
+
 TRAINING_INPUTS = ("config.yml", "domain.yml", "data")
 KEPT_MODELS = 3
 
@@ -241,6 +251,7 @@ def start_stack(folder: Path, fixed_now: str | None = None,
     except StartError:
         model = train(env, sink=sink)
     token = "local-" + os.urandom(12).hex()
+    build_knowledge(env, sink=sink)
     actions = start_action_server(action_port, env, sink=sink)
     try:
         rasa = start_rasa(rasa_port, model, token, env, sink=sink)

@@ -1,0 +1,57 @@
+"""The knowledge base a server holds: model, index and retriever, loaded once at start-up."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from knowledge.embedder import Embedder
+from knowledge.index import load_index, stale_articles
+from knowledge.retrieval import Answer, Hit, Retriever
+from knowledge.settings import KnowledgeSettings
+
+log = logging.getLogger(__name__)
+
+
+class KnowledgeBase:
+    """Answers questions; embedding runs in a worker thread, never on the event loop."""
+
+    def __init__(self, retriever: Retriever) -> None:
+        self.retriever = retriever
+        # One worker: the encoder already uses every core it is given (KNOWLEDGE_THREADS);
+        # more workers would only make concurrent questions slower each.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="knowledge")
+
+    @classmethod
+    def load(cls, settings: KnowledgeSettings) -> KnowledgeBase:
+        """Load the model and the index; raise with a message that says what to run."""
+        started = time.monotonic()
+        embedder = Embedder(settings)
+        index = load_index(settings, embedder.model_id)
+        try:
+            stale = stale_articles(settings)
+        except ValueError as exc:
+            log.warning("knowledge articles have problems (%s); serving the last index", exc)
+            stale = []
+        if stale:
+            log.warning("knowledge index is older than %d article(s) (%s...): run "
+                        "`python -m knowledge build`", len(stale), ", ".join(stale[:3]))
+        base = cls(Retriever(index, embedder, settings))
+        base.retriever.answer("warm-up", "en")  # the first call pays one-off costs
+        log.info("knowledge base ready: %d passages, %s index, model %s, threshold %.3f, "
+                 "%.1f s", index.size, index.manifest.get("index_type"), embedder.model_id,
+                 settings.threshold, time.monotonic() - started)
+        return base
+
+    async def ask(self, question: str, language: str) -> Answer:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.retriever.answer, question,
+                                          language)
+
+    def article(self, article_id: str, language: str) -> Hit | None:
+        return self.retriever.article(article_id, language)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

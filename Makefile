@@ -4,7 +4,8 @@ RASA := .venv-rasa/bin/rasa
 SVC := .venv-services/bin/python
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: setup run test lint validate train conversation-tests eval-nlu bench-latency clean
+.PHONY: setup run test lint validate train knowledge conversation-tests eval-nlu eval-knowledge \
+	bench-latency bench-knowledge clean
 
 setup:  ## create/update both virtual environments from the locks, seed the demo shop
 	$(PYTHON) scripts/setup.py
@@ -24,6 +25,9 @@ validate:
 train:  ## train only if no model matches config, domain and data
 	$(SVC) -m bot train
 
+knowledge:  ## rebuild the knowledge index (only changed articles are embedded again)
+	$(SVC) -m knowledge build
+
 conversation-tests:
 	$(RASA) test core --stories tests --fail-on-prediction-errors --out results/conversations \
 	    --model $$($(SVC) -c "from bot.processes import newest_model; print(newest_model())")
@@ -31,8 +35,14 @@ conversation-tests:
 eval-nlu:  ## intent accuracy and macro-F1 per language on the held-out set
 	.venv-rasa/bin/python bench/nlu_holdout.py
 
+eval-knowledge:  ## recall@1/@5, MRR, CLINC150 false acceptance, retrieval latency
+	$(SVC) -m knowledge eval
+
 bench-latency:  ## REST round-trip latency of a message that runs a custom action
 	$(SVC) bench/rest_latency.py
+
+bench-knowledge:  ## exact vs approximate index: latency, recall, memory at 1k to 1M passages
+	$(SVC) bench/knowledge_index.py
 
 clean:
 	rm -rf results var/*.db

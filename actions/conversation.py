@@ -13,7 +13,8 @@ from actions.formatting import SUPPORTED
 HARD_INTERRUPTS = frozenset({"request_human", "stop", "bot_challenge", "goodbye"})
 # Intents the rules answer in the middle of a form (data/rules): the form lets Rasa
 # reject the turn for them, unless the message also carries the data that was asked for.
-RULED_INTERRUPTS = HARD_INTERRUPTS | {"greet", "thank"}
+# A question for the knowledge base (`faq`) is answered by a rule too, then the job goes on.
+RULED_INTERRUPTS = HARD_INTERRUPTS | {"greet", "thank", "faq"}
 INTERRUPT_CONFIDENCE = 0.6
 
 

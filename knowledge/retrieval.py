@@ -27,6 +27,7 @@ from knowledge.settings import KnowledgeSettings
 
 SEARCH_DEPTH = 64
 CANDIDATES = 10
+INTRO_MARGIN = 0.02
 QUESTION_WEIGHT, TEXT_WEIGHT, QUESTIONS_AVERAGED = 0.7, 0.3, 3
 
 
@@ -158,8 +159,13 @@ class Retriever:
             rows = per_language.get(lang)
             if rows:
                 similarity = np.asarray(self.index.vectors[rows]) @ vector
-                row = rows[int(np.argmax(similarity))]
-                return Hit(article_id, score, self.index.passages[row], fallback=lang != language)
+                best = int(np.argmax(similarity))
+                # The opening paragraph is the article's direct answer: a section is shown
+                # instead only when it matches the question clearly better.
+                if similarity[best] - similarity[0] < INTRO_MARGIN:
+                    best = 0
+                return Hit(article_id, score, self.index.passages[rows[best]],
+                           fallback=lang != language)
         return None
 
     def article(self, article_id: str, language: str) -> Hit | None:

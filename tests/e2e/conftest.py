@@ -57,6 +57,12 @@ class Assistant:
         with sqlite3.connect(self.shop_db) as conn:
             return conn.execute(query, args).fetchall()
 
+    def knowledge_turns(self, sender: str) -> list[tuple[str, str | None]]:
+        """What the action server recorded about this conversation's questions."""
+        with sqlite3.connect(self.shop_db.with_name("actions.db")) as conn:
+            return conn.execute("SELECT outcome, article_id FROM knowledge_turns "
+                                "WHERE conversation_id = ? ORDER BY id", (sender,)).fetchall()
+
 
 @pytest.fixture(scope="session")
 def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:

@@ -33,6 +33,9 @@ OPTIONS_SLOT = "faq_options"
 AWAITING_SLOT = "faq_awaiting_feedback"
 UNRESOLVED_SLOT = "unresolved_turns"
 HELPED_INTENTS = frozenset({"faq_helped", "affirm", "thank"})
+# Articles name the job they are about (front matter `intent`); the answer then offers it.
+JOB_INTENTS = frozenset({"track_order", "cancel_order", "change_address", "report_lost_parcel",
+                         "return_item", "warranty_claim"})
 
 
 def unresolved_turns(tracker: Tracker) -> int:
@@ -79,6 +82,9 @@ class ActionAnswerQuestion(Action):
         if best is not None and answer.confident:
             self._show(dispatcher, tracker, best.title, best.passage.text, best.fallback,
                        best.passage.language, lang)
+            job = knowledge.job_of(best.article_id)
+            if job in JOB_INTENTS and not _in_form(tracker):
+                say(dispatcher, f"utter_faq_offer_{job}")
             await rt.knowledge_log.record(tracker.sender_id, rt.now(), lang, Outcome.ANSWERED,
                                           question, best.article_id, answer.score)
             return [SlotSet(ARTICLE_SLOT, best.article_id),

@@ -5,6 +5,8 @@ times, over HTTP, N conversations of two kinds of turns that each call the actio
   * "handoff": "I want to talk to a person" (language detection + action_human_handoff)
   * "verify":  the contact details that complete an order look-up (form validation,
                shop query, status, delivery estimate)
+  * "faq":     a question answered from the knowledge base (embedding + search in the
+               action server's worker thread), English and Russian in turn
 Prints p50/p95/max per kind. Usage: .venv-services/bin/python bench/rest_latency.py [N]
 """
 
@@ -45,12 +47,15 @@ def main() -> int:
         try:
             for i in range(5):  # warm-up
                 post(stack.url, f"warm-{i}", "hello")
-            timings: dict[str, list[float]] = {"handoff": [], "verify": []}
+            timings: dict[str, list[float]] = {"handoff": [], "verify": [], "faq": []}
+            questions = ["can i pay in instalments?",
+                         "можно вернуть наушники, если я их уже открыл?"]
             for i in range(count):
                 timings["handoff"].append(post(stack.url, f"h-{i}", "I want to talk to a person"))
                 sender = f"v-{i}"
                 post(stack.url, sender, "where is my order ORB-104388")
                 timings["verify"].append(post(stack.url, sender, "ivan.petrov@example.ru"))
+                timings["faq"].append(post(stack.url, f"f-{i}", questions[i % 2]))
         finally:
             stack.stop()
     print(f"REST round trip, {count} conversations per kind, sequential, loopback")

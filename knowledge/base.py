@@ -50,6 +50,13 @@ class KnowledgeBase:
         return await loop.run_in_executor(self._executor, self.retriever.answer, question,
                                           language)
 
+    def job_of(self, article_id: str) -> str | None:
+        """The assistant's job an article is about (its front matter `intent`), if any."""
+        for key, entry in self.retriever.index.manifest.get("articles", {}).items():
+            if key.split("/", 1)[1] == article_id and entry.get("intent"):
+                return str(entry["intent"])
+        return None
+
     def article(self, article_id: str, language: str) -> Hit | None:
         return self.retriever.article(article_id, language)
 

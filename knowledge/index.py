@@ -3,7 +3,7 @@
 Files under the index folder (``models/knowledge`` by default, not committed):
 
 * ``manifest.json``  format, model id, dimension, index type, and per article (``<lang>/<id>``)
-                     its content hash and the range of its passages;
+                     its content hash, title, related job intent and range of passages;
 * ``passages.jsonl`` one passage per line, in index order;
 * ``vectors.npy``    the passage vectors (kept so a rebuild re-embeds only changed articles);
 * ``index.faiss``    exact inner-product search (``IndexFlatIP``) on normalised vectors, or
@@ -30,7 +30,7 @@ import numpy as np
 from knowledge.articles import Article, Passage, load_articles
 from knowledge.settings import KnowledgeSettings
 
-FORMAT = 1
+FORMAT = 2
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 200
 HNSW_EF_SEARCH = 128
@@ -187,7 +187,7 @@ def build_index(settings: KnowledgeSettings, embedder: Any,
             blocks.append(fresh[rows] if rows else np.zeros((0, embedder.dimension), np.float32))
         entries[article_key(article)] = {"hash": article.content_hash,
                                          "passages": [start, len(passages)],
-                                         "title": article.title}
+                                         "title": article.title, "intent": article.intent}
     vectors = (np.vstack(blocks) if blocks else np.zeros((0, embedder.dimension), np.float32))
     kind = _write_index(settings, embedder, np.ascontiguousarray(vectors, dtype=np.float32),
                         passages, entries)

@@ -24,9 +24,6 @@ ROOT = Path(__file__).resolve().parent.parent
 UNUSED = re.compile(r"The utterance '(utter_\w+)' is not used in any story or rule")
 WARNING = re.compile(r"(UserWarning|FutureWarning|WARNING)\b")
 IGNORED_NOISE = ("DeprecationWarning", "argument_group", "Nesting argument groups")
-# Responses Rasa's own default actions send: utter_default by action_default_fallback, when
-# a message gives the NLU nothing to go on (emoji only) and no rule or policy is confident.
-RASA_DEFAULT_RESPONSES = {"utter_default"}
 
 
 def responses_named_in_actions() -> tuple[set[str], set[str]]:
@@ -57,8 +54,7 @@ def main() -> int:
         unused = UNUSED.search(line)
         if unused:
             name = unused.group(1)
-            if (name in literals or name in form_asks or name in RASA_DEFAULT_RESPONSES
-                    or any(name.startswith(p) for p in prefixes)):
+            if name in literals or name in form_asks or any(name.startswith(p) for p in prefixes):
                 continue
             problems.append(f"response {name} is used by no story, rule or action")
         elif WARNING.search(line) or "ERROR" in line:

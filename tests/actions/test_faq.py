@@ -54,6 +54,16 @@ async def test_a_question_gets_the_article_and_a_did_it_help(knowledge_runtime: 
     assert await outcomes(knowledge_runtime) == [(Outcome.ANSWERED, "instalments")]
 
 
+async def test_an_answer_about_a_job_offers_it(knowledge_runtime: Runtime) -> None:
+    messages, _ = await run(ActionAnswerQuestion(),
+                            tracker("I unsealed my earbuds, may I still send them back?"))
+    assert [m["response"] for m in messages] == ["utter_faq_answer", "utter_faq_offer_return_item"]
+    messages, _ = await run(ActionAnswerQuestion(),
+                            tracker("I unsealed my earbuds, may I still send them back?",
+                                    in_form=True))
+    assert [m["response"] for m in messages] == ["utter_faq_answer_in_form"]
+
+
 async def test_the_answer_is_in_the_customers_language(knowledge_runtime: Runtime) -> None:
     messages, _ = await run(ActionAnswerQuestion(),
                             tracker("а можно платить частями каждый месяц", language="ru"))

@@ -11,6 +11,7 @@ import json
 import sqlite3
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,15 @@ import pytest
 from bot import processes
 
 PINNED_NOW = "2026-11-23T10:00:00+00:00"  # Monday, 11:00 in Berlin
+
+
+def new_sender(prefix: str) -> str:
+    """A fresh conversation id for one test."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def button_payloads(replies: list[dict[str, Any]]) -> list[str]:
+    return [b["payload"] for r in replies for b in r.get("buttons") or []]
 
 
 @dataclass

@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 
-from tests.e2e.conftest import Assistant
+from tests.e2e.conftest import Assistant, button_payloads, new_sender
 
 pytestmark = pytest.mark.e2e
 
-
-def new_sender(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
-
-
-def payloads(replies: list[dict]) -> list[str]:
-    return [b["payload"] for r in replies for b in r.get("buttons") or []]
 
 
 @pytest.mark.parametrize(
@@ -39,7 +31,7 @@ def test_a_question_is_answered_in_the_customers_language(
     first_line = text.splitlines()[0]
     assert title.lower() in first_line.lower(), text
     assert fact in text, text
-    assert payloads(replies)[:2] == ["/faq_helped", "/faq_not_helped"]
+    assert button_payloads(replies)[:2] == ["/faq_helped", "/faq_not_helped"]
     assert assistant.tracker(sender)["slots"]["language"] == language
     assert assistant.knowledge_turns(sender)[0][0] == "answered"
 
@@ -47,7 +39,7 @@ def test_a_question_is_answered_in_the_customers_language(
 def test_an_answer_about_a_job_offers_the_job(assistant: Assistant) -> None:
     sender = new_sender("faq-offer")
     replies = assistant.send(sender, "what is your return policy?")
-    assert payloads(replies) == ["/faq_helped", "/faq_not_helped", "/return_item"]
+    assert button_payloads(replies) == ["/faq_helped", "/faq_not_helped", "/return_item"]
     asked = assistant.texts(sender, "/return_item")
     assert "order number" in asked
 
@@ -65,7 +57,7 @@ def test_did_not_help_offers_a_person_and_counts_as_unresolved(assistant: Assist
     assistant.send(sender, "how long is the warranty on a phone?")
     replies = assistant.send(sender, "no, that didn't help")
     assert "person" in replies[0]["text"]
-    assert payloads(replies) == ["/request_human"]
+    assert button_payloads(replies) == ["/request_human"]
     slots = assistant.tracker(sender)["slots"]
     assert slots["unresolved_turns"] == 1
     assert [o for o, _ in assistant.knowledge_turns(sender)] == ["answered", "not_helped"]
@@ -75,13 +67,13 @@ def test_a_question_it_cannot_answer_gets_topics_and_a_person(assistant: Assista
     sender = new_sender("faq-unsure")
     replies = assistant.send(sender, "do you have the new graphics cards in stock at the moment?")
     assert "not sure" in replies[0]["text"], replies
-    buttons = payloads(replies)
+    buttons = button_payloads(replies)
     assert len(buttons) == 3 and buttons[-1] == "/request_human"
     picked = json.loads(buttons[0].removeprefix("/faq_pick"))["faq_article"]
     assert assistant.tracker(sender)["slots"]["unresolved_turns"] == 1
     # The customer picks the first suggested topic: that article is answered.
     answer = assistant.send(sender, buttons[0])
-    assert payloads(answer)[:2] == ["/faq_helped", "/faq_not_helped"]
+    assert button_payloads(answer)[:2] == ["/faq_helped", "/faq_not_helped"]
     turns = assistant.knowledge_turns(sender)
     assert [o for o, _ in turns] == ["low_confidence", "answered"]
     assert turns[1][1] == picked
@@ -96,4 +88,4 @@ def test_a_question_in_the_middle_of_a_job_is_answered_and_the_job_goes_on(
     text = "\n".join(r.get("text", "") for r in replies)
     assert "4.95 EUR" in text, text
     assert "order number" in replies[-1]["text"]  # the form asks again
-    assert "/faq_helped" not in payloads(replies)
+    assert "/faq_helped" not in button_payloads(replies)

@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 
 import pytest
 
-from tests.e2e.conftest import Assistant
+from tests.e2e.conftest import Assistant, button_payloads, new_sender
 
 pytestmark = pytest.mark.e2e
 
-
-def new_sender(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
-
-
-def button_payloads(replies: list[dict]) -> list[str]:
-    return [b["payload"] for r in replies for b in r.get("buttons") or []]
 
 
 @pytest.mark.parametrize(

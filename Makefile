@@ -4,7 +4,7 @@ RASA := .venv-rasa/bin/rasa
 SVC := .venv-services/bin/python
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: setup run test lint validate train knowledge conversation-tests eval-nlu eval-knowledge \
+.PHONY: setup run test lint validate train knowledge conversation-tests eval-nlu eval-knowledge eval-sentiment \
 	bench-latency bench-knowledge clean
 
 setup:  ## create/update both virtual environments from the locks, seed the demo shop
@@ -37,6 +37,9 @@ eval-nlu:  ## intent accuracy and macro-F1 per language on the held-out set
 
 eval-knowledge:  ## recall@1/@5, MRR, CLINC150 false acceptance, retrieval latency
 	$(SVC) -m knowledge eval
+
+eval-sentiment:  ## per-class F1 per language on the held-out messages, cost per message
+	$(SVC) -m sentiment eval
 
 bench-latency:  ## REST round-trip latency of a message that runs a custom action
 	$(SVC) bench/rest_latency.py

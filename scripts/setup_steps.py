@@ -1,5 +1,5 @@
 """Set-up steps that need the services environment: the embedding model, the knowledge
-index, and the demo shop's database.
+index, the sentiment classifier, and the demo shop's database.
 
 Run by scripts/setup.py after the environments exist; safe to run again (idempotent).
 """
@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from actions.shop.__main__ import main as shop_main
 from knowledge.__main__ import main as knowledge_main
+from sentiment.__main__ import main as sentiment_main
 
 
 def main() -> int:
@@ -21,6 +22,9 @@ def main() -> int:
         code = knowledge_main(step)
         if code:
             return code
+    code = sentiment_main(["train"])
+    if code:
+        return code
     return asyncio.run(shop_main(["seed"]))
 
 

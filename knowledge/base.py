@@ -20,6 +20,10 @@ class KnowledgeBase:
 
     def __init__(self, retriever: Retriever) -> None:
         self.retriever = retriever
+        # The assistant's job each article is about (front matter `intent`), any language.
+        self._jobs = {key.split("/", 1)[1]: str(entry["intent"])
+                      for key, entry in retriever.index.manifest.get("articles", {}).items()
+                      if entry.get("intent")}
         # One worker: the encoder already uses every core it is given (KNOWLEDGE_THREADS);
         # more workers would only make concurrent questions slower each.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="knowledge")
@@ -52,10 +56,7 @@ class KnowledgeBase:
 
     def job_of(self, article_id: str) -> str | None:
         """The assistant's job an article is about (its front matter `intent`), if any."""
-        for key, entry in self.retriever.index.manifest.get("articles", {}).items():
-            if key.split("/", 1)[1] == article_id and entry.get("intent"):
-                return str(entry["intent"])
-        return None
+        return self._jobs.get(article_id)
 
     def article(self, article_id: str, language: str) -> Hit | None:
         return self.retriever.article(article_id, language)

@@ -11,6 +11,8 @@ knowledge log.
 
 from __future__ import annotations
 
+import re
+
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -42,16 +44,22 @@ def unresolved_turns(tracker: Tracker) -> int:
     return int(tracker.get_slot(UNRESOLVED_SLOT) or 0)
 
 
-_ORDINALS = (("first", "1", "one", "перв", "перш"), ("second", "2", "two", "втор", "друг"))
+# Words that point at the first or second suggested topic; stems for Russian and Ukrainian.
+_ORDINALS = ({"first", "1", "1st", "one", "перв", "перш"},
+             {"second", "2", "2nd", "two", "втор", "друг"})
 
 
 def picked_option(tracker: Tracker) -> str | None:
-    """'the second topic' typed after the suggestions: the article it points at."""
+    """'the second topic' typed after the suggestions: the article it points at.
+
+    The first ordinal word decides ("the second one" is the second topic).
+    """
     options = tracker.get_slot(OPTIONS_SLOT) or []
-    words = latest_text(tracker).lower()
-    for position, markers in enumerate(_ORDINALS):
-        if position < len(options) and any(m in words for m in markers):
-            return str(options[position])
+    for word in re.findall(r"\w+", latest_text(tracker).lower()):
+        for position, markers in enumerate(_ORDINALS):
+            if position < len(options) and any(
+                    word == m or (len(m) >= 4 and word.startswith(m)) for m in markers):
+                return str(options[position])
     return None
 
 

@@ -117,10 +117,14 @@ async def test_a_suggested_topic_is_answered_by_button_or_by_words(
         entities={"faq_article": "opened-headphones"}))
     assert messages[0]["faq_title"] == "Returning headphones you have opened"
     assert slots["faq_article"] == "opened-headphones"
-    messages, slots = await run(ActionAnswerQuestion(), tracker(
-        "вторая тема", intent="faq_pick", language="ru",
-        faq_options=["instalments", "warranty-vs-after-sales"]))
-    assert messages[0]["faq_title"] == "Гарантия и послепродажное обслуживание"
+    for words, language, title in [
+            ("вторая тема", "ru", "Гарантия и послепродажное обслуживание"),
+            ("the second one please", "en", "Warranty vs after-sales service"),
+            ("first one", "en", "Paying in instalments")]:
+        messages, slots = await run(ActionAnswerQuestion(), tracker(
+            words, intent="faq_pick", language=language,
+            faq_options=["instalments", "warranty-vs-after-sales"]))
+        assert messages[0]["faq_title"] == title, words
 
 
 async def test_an_empty_or_payload_only_question_is_asked_for(knowledge_runtime: Runtime) -> None:

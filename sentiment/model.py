@@ -19,10 +19,12 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import yaml
+
+from knowledge.retrieval import QueryEmbedder
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "sentiment" / "data"
@@ -32,12 +34,6 @@ LABELS = ("negative", "neutral", "positive")
 
 class SentimentModelError(RuntimeError):
     """The classifier is missing or does not fit the embedding model."""
-
-
-class Embeds(Protocol):
-    model_id: str
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -107,7 +103,7 @@ class SentimentModel:
         label = max(three, key=lambda k: three[k])
         return Sentiment(label, three[label], three["negative"], p["negative_strong"])
 
-    def score(self, embedder: Embeds, texts: Sequence[str]) -> list[Sentiment]:
+    def score(self, embedder: QueryEmbedder, texts: Sequence[str]) -> list[Sentiment]:
         if embedder.model_id != self.model_id:
             raise SentimentModelError(
                 f"the sentiment classifier was trained on {self.model_id} but the embeddings "
@@ -135,7 +131,8 @@ class SentimentModel:
                    str(raw["model_id"]), str(raw["data"]))
 
 
-def train(embedder: Embeds, examples: list[Example], regularisation: float) -> SentimentModel:
+def train(embedder: QueryEmbedder, examples: list[Example],
+          regularisation: float) -> SentimentModel:
     from sklearn.linear_model import LogisticRegression  # noqa: PLC0415 - training only
 
     vectors = embedder.embed_queries([e.text for e in examples])

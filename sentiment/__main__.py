@@ -72,7 +72,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         _say(f"C={c}: cross-validated macro-F1 {score:.3f}")
         if score > best_score:
             best, best_score = c, score
-    classifier = train(embedder, examples, best)
+    classifier = train(embedder, examples, best, vectors=vectors)
     classifier.save(path)
     _say(f"trained with C={best} in {time.monotonic() - started:.0f} s: {path}")
     return 0

@@ -131,11 +131,13 @@ class SentimentModel:
                    str(raw["model_id"]), str(raw["data"]))
 
 
-def train(embedder: QueryEmbedder, examples: list[Example],
-          regularisation: float) -> SentimentModel:
+def train(embedder: QueryEmbedder, examples: list[Example], regularisation: float,
+          vectors: np.ndarray | None = None) -> SentimentModel:
+    """Fit on ``examples``; ``vectors`` are their embeddings when the caller already has them."""
     from sklearn.linear_model import LogisticRegression  # noqa: PLC0415 - training only
 
-    vectors = embedder.embed_queries([e.text for e in examples])
+    if vectors is None:
+        vectors = embedder.embed_queries([e.text for e in examples])
     targets = np.array([CLASSES.index(e.target) for e in examples])
     classifier = LogisticRegression(C=regularisation, max_iter=2000, class_weight="balanced")
     classifier.fit(vectors, targets)

@@ -4,10 +4,11 @@ knowledge base: the real embedding model (built by `make setup`) over small fixt
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -19,6 +20,10 @@ from knowledge.embedder import Embedder
 from knowledge.index import build_index, load_index
 from knowledge.retrieval import Retriever
 from knowledge.settings import KnowledgeSettings
+from tests import servers
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 # Monday 23 November 2026, 11:00 in Berlin: a business day inside agent hours.
 PINNED = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -97,3 +102,54 @@ async def knowledge_runtime(runtime: Runtime,
     yield runtime
     runtime.knowledge.close()
     runtime.knowledge = None
+
+
+# --- Real servers: a throwaway PostgreSQL cluster and Debian's Chromium (tests/servers.py) ---
+# `make test` installs both first (scripts/test_servers.sh). Without them these fixtures fail,
+# they do not skip. Tests that use them are marked `postgres` / `browser` automatically, so
+# `pytest -m "not browser"` leaves the browser out.
+
+SERVER_MARKERS = {
+    "postgres_url": ("postgres", "uses a throwaway PostgreSQL cluster (fixture postgres_url)"),
+    "browser": ("browser", "drives Debian's Chromium through Playwright (fixture browser)"),
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for marker, description in SERVER_MARKERS.values():
+        config.addinivalue_line("markers", f"{marker}: {description}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, (marker, _) in SERVER_MARKERS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """``postgresql+asyncpg://`` URL of database ``handoff_test`` in a cluster of its own."""
+    try:
+        cluster = servers.start_postgres("handoff_test")
+    except servers.ServerMissing as exc:
+        raise pytest.fail.Exception(str(exc), pytrace=False) from None  # no chained trace
+    try:
+        yield cluster.url
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    try:
+        return servers.chromium_path()
+    except servers.ServerMissing as exc:
+        raise pytest.fail.Exception(str(exc), pytrace=False) from None  # no chained trace
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path: str) -> Iterator[Browser]:
+    """Headless Chromium (Playwright's sync API) for the session: use it from sync tests."""
+    with servers.chromium_browser(chromium_path) as browser:
+        yield browser

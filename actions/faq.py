@@ -27,6 +27,7 @@ from actions.conversation import (
     latest_text,
     say,
 )
+from actions.escalation import escalate
 from actions.knowledge_log import Outcome
 from actions.runtime import Runtime, get_runtime
 
@@ -99,17 +100,22 @@ class ActionAnswerQuestion(Action):
                     SlotSet(AWAITING_SLOT, not _in_form(tracker))]
         outcome = Outcome.OUT_OF_SCOPE if intent == "out_of_scope" else Outcome.LOW_CONFIDENCE
         options = answer.hits[:2]
+        await rt.knowledge_log.record(tracker.sender_id, rt.now(), lang, outcome, question,
+                                      best.article_id if best else None, answer.score)
+        unresolved = unresolved_turns(tracker) + 1
+        if unresolved >= rt.settings.unresolved_limit:
+            # Not another "I'm not sure": a person takes over (action_human_handoff says so).
+            return [SlotSet(ARTICLE_SLOT, None), SlotSet(AWAITING_SLOT, False),
+                    SlotSet(UNRESOLVED_SLOT, float(unresolved)), *escalate("unresolved")]
         if outcome is Outcome.OUT_OF_SCOPE or len(options) < 2:
             say(dispatcher, "utter_out_of_scope")
         else:
             say(dispatcher, "utter_faq_unsure",
                 faq_option_1=options[0].article_id, faq_option_1_title=options[0].title,
                 faq_option_2=options[1].article_id, faq_option_2_title=options[1].title)
-        await rt.knowledge_log.record(tracker.sender_id, rt.now(), lang, outcome, question,
-                                      best.article_id if best else None, answer.score)
         return [SlotSet(ARTICLE_SLOT, None), SlotSet(AWAITING_SLOT, False),
                 SlotSet(OPTIONS_SLOT, [h.article_id for h in options]),
-                SlotSet(UNRESOLVED_SLOT, unresolved_turns(tracker) + 1)]
+                SlotSet(UNRESOLVED_SLOT, float(unresolved))]
 
     async def _answer_picked(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                              rt: Runtime, article_id: str, lang: str) -> list[EventType]:
@@ -159,5 +165,8 @@ class ActionFaqFeedback(Action):
             return events
         await rt.knowledge_log.record(tracker.sender_id, rt.now(), lang, Outcome.NOT_HELPED,
                                       None, article, None)
+        unresolved = unresolved_turns(tracker) + 1
+        if unresolved >= rt.settings.unresolved_limit:
+            return [*events, SlotSet(UNRESOLVED_SLOT, float(unresolved)), *escalate("unresolved")]
         say(dispatcher, "utter_faq_not_helped")
-        return [*events, SlotSet(UNRESOLVED_SLOT, unresolved_turns(tracker) + 1)]
+        return [*events, SlotSet(UNRESOLVED_SLOT, float(unresolved))]

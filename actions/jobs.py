@@ -56,6 +56,8 @@ class JobContext:
     dispatcher: CollectingDispatcher
     tracker: Tracker
     updates: dict[str, Any] = field(default_factory=dict)
+    # Set by a job whose outcome needs a person (a lost parcel): the form's end escalates.
+    escalation: str | None = None
     _order: Order | None = None
     _history: OrderHistory | None = None
 

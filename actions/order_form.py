@@ -24,6 +24,7 @@ from actions.conversation import (
     latest_intent,
     latest_text,
 )
+from actions.escalation import escalate
 from actions.jobs import (
     BLOCKED_SLOT,
     FAILURES_SLOT,
@@ -245,15 +246,22 @@ class ActionCompleteOrderJob(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[EventType]:
         ctx = JobContext(await get_runtime(), dispatcher, tracker)
+        reason = None
         if ctx.get(LOCKED_SLOT):
             ctx.say("utter_lookup_locked")
+            reason = "lookup_locked"
         elif (ctx.get(FAILURES_SLOT) or 0) >= MAX_FORM_FAILURES:
             ctx.say("utter_form_gave_up")
+            reason = "form_failed"
         elif ctx.get(VERIFIED_SLOT):
             await current_job(tracker).complete(ctx)
-            ctx.say("utter_anything_else")
+            reason = ctx.escalation
+            if reason is None:
+                ctx.say("utter_anything_else")
         clear_job(ctx, None)
-        return slot_events(ctx)
+        # A person takes over (the policy says so for these): the escalation policy runs
+        # action_human_handoff next.
+        return slot_events(ctx) + (escalate(reason) if reason else [])
 
 
 class _AskAction(Action, abc.ABC):

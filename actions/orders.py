@@ -73,6 +73,8 @@ def tell_lost(ctx: JobContext, order: Order, check: LostParcelCheck) -> None:
     if check.last_movement is not None:
         ctx.say("utter_parcel_lost", order_id=order.order_id, days=check.business_days_still,
                 last_movement=fmt.day(check.last_movement, ctx.lang))
+        # The policy: a replacement or a full refund, which a person arranges.
+        ctx.escalation = "lost_parcel"
 
 
 class TrackJob(Job):

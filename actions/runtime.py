@@ -13,6 +13,7 @@ from datetime import datetime
 
 from actions.calendar import ShopCalendar
 from actions.clock import Clock, FixedClock, SystemClock
+from actions.handoff_outbox import HandoffOutbox
 from actions.knowledge_log import KnowledgeLog
 from actions.lookup_guard import LookupGuard
 from actions.order_rules import OrderRules
@@ -25,6 +26,7 @@ from actions.shop.sql import SQLShop, make_engine
 from actions.support_hours import SupportHours
 from actions.warranty_rules import WarrantyRules
 from knowledge.base import KnowledgeBase
+from sentiment.model import SentimentModel
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,10 @@ class Runtime:
     knowledge_log: KnowledgeLog
     # Loaded once by the action server before it binds its port (actions/server.py).
     knowledge: KnowledgeBase | None = None
+    # Escalations go out through it; the server starts its sender loop.
+    outbox: HandoffOutbox | None = None
+    # Scores every customer message; loaded with the knowledge base, whose encoder it uses.
+    sentiment: SentimentModel | None = None
     calendar: ShopCalendar = field(init=False)
     orders: OrderRules = field(init=False)
     returns: ReturnRules = field(init=False)
@@ -61,14 +67,22 @@ class Runtime:
                                "`python -m actions.server`, which loads it at start-up")
         return self.knowledge
 
+    def require_outbox(self) -> HandoffOutbox:
+        if self.outbox is None:
+            raise RuntimeError("no handoff outbox: the runtime was built without one")
+        return self.outbox
+
     async def close(self) -> None:
+        if self.outbox is not None:
+            await self.outbox.close()
         await self.shop.close()
         await self.guard.engine.dispose()
         await self.knowledge_log.engine.dispose()
 
 
 async def build_runtime(settings: ActionSettings, clock: Clock | None = None,
-                        knowledge: KnowledgeBase | None = None) -> Runtime:
+                        knowledge: KnowledgeBase | None = None,
+                        sentiment: SentimentModel | None = None) -> Runtime:
     """Load the policy, open the databases, and seed the demo shop if asked to."""
     policy = load_policy(settings.policy_file)
     if clock is None:
@@ -82,8 +96,12 @@ async def build_runtime(settings: ActionSettings, clock: Clock | None = None,
     await guard.create_schema()
     knowledge_log = KnowledgeLog(make_engine(settings.actions_db_url))
     await knowledge_log.create_schema()
+    outbox = HandoffOutbox(make_engine(settings.actions_db_url), settings.handoff_webhook_url,
+                           settings.handoff_secret)
+    await outbox.create_schema()
     return Runtime(policy=policy, clock=clock, shop=shop, guard=guard, settings=settings,
-                   knowledge_log=knowledge_log, knowledge=knowledge)
+                   knowledge_log=knowledge_log, knowledge=knowledge, outbox=outbox,
+                   sentiment=sentiment)
 
 
 _runtime: Runtime | None = None

@@ -24,16 +24,20 @@ from knowledge.base import KnowledgeBase
 from knowledge.embedder import ModelMissingError
 from knowledge.index import KnowledgeIndexError
 from knowledge.settings import KnowledgeSettings
+from sentiment.model import SentimentModel, SentimentModelError
 
 log = logging.getLogger("actions.server")
 
 
-def build_app(settings: ActionSettings, knowledge: KnowledgeBase | None) -> Sanic:
+def build_app(settings: ActionSettings, knowledge: KnowledgeBase | None,
+              sentiment: SentimentModel | None = None) -> Sanic:
     app = create_app("actions", cors_origins=[])
 
     @app.listener("before_server_start")
     async def start_runtime(app: Sanic, _loop: object) -> None:
-        runtime.set_runtime(await runtime.build_runtime(settings, knowledge=knowledge))
+        built = await runtime.build_runtime(settings, knowledge=knowledge, sentiment=sentiment)
+        runtime.set_runtime(built)
+        built.require_outbox().start()  # sends escalations left over from before, too
         log.info("action runtime ready: policy %s, shop %s", settings.policy_file,
                  settings.shop_db_url.split("@")[-1])
 
@@ -61,15 +65,26 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         log.error("cannot start: %s", exc)
         return 2
+    if not settings.handoff_secret:
+        log.error("cannot start: HANDOFF_WEBHOOK_SECRET is not set; escalations to people "
+                  "are signed with it (the handoff service needs the same value)")
+        return 2
     try:
         # Fail before binding the port if the settings cannot work; the knowledge base
-        # (model and index) loads once, here, never per request.
+        # (model and index) and the sentiment classifier load once, here, never per request.
         load_policy(settings.policy_file)
         knowledge = KnowledgeBase.load(KnowledgeSettings.from_env())
-    except (PolicyError, ModelMissingError, KnowledgeIndexError, ValueError) as exc:
+        sentiment = SentimentModel.load(settings.sentiment_model_file)
+        if sentiment.model_id != knowledge.retriever.embedder.model_id:
+            raise SentimentModelError(
+                f"the sentiment classifier was trained on {sentiment.model_id}, the knowledge "
+                f"base uses {knowledge.retriever.embedder.model_id}: run "
+                "`python -m sentiment train`")
+    except (PolicyError, ModelMissingError, KnowledgeIndexError, SentimentModelError,
+            ValueError) as exc:
         log.error("cannot start: %s", exc)
         return 2
-    app = build_app(settings, knowledge)
+    app = build_app(settings, knowledge, sentiment)
     try:
         app.run(host=args.host, port=args.port, workers=1, access_log=False,
                 motd=False)

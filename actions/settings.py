@@ -25,6 +25,17 @@ class ActionSettings:
     shop_adapter: str
     # Pins "now" for every rule (ISO 8601 with offset): demos and end-to-end tests only.
     fixed_now: datetime | None = None
+    # Escalation to people (README, "Handoff"): where the signed webhook goes and its secret.
+    handoff_webhook_url: str = "http://127.0.0.1:5056/webhooks/escalations"
+    handoff_secret: str = ""
+    # One message at least this likely to be strongly negative escalates...
+    strong_negative: float = 0.6
+    # ...and so do this many negative messages in a row, each at least this likely negative.
+    negative_in_a_row: int = 2
+    negative_threshold: float = 0.6
+    # Low-confidence answers / "that did not help" in a row before a person takes over.
+    unresolved_limit: int = 2
+    sentiment_model_file: Path = ROOT / "models" / "sentiment" / "classifier.json"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> ActionSettings:
@@ -39,7 +50,29 @@ class ActionSettings:
             seed_on_start=_bool(env.get("SHOP_SEED_ON_START", "true")),
             shop_adapter=env.get("SHOP_ADAPTER", "actions.shop.sql:SQLShop"),
             fixed_now=_moment(env.get("ASSISTANT_FIXED_NOW", "")),
+            handoff_webhook_url=env.get("HANDOFF_WEBHOOK_URL",
+                                        "http://127.0.0.1:5056/webhooks/escalations"),
+            handoff_secret=env.get("HANDOFF_WEBHOOK_SECRET", ""),
+            strong_negative=_number(env, "HANDOFF_STRONG_NEGATIVE", 0.6, 0.0, 1.0),
+            negative_in_a_row=int(_number(env, "HANDOFF_NEGATIVE_IN_A_ROW", 2, 1, 100)),
+            negative_threshold=_number(env, "HANDOFF_NEGATIVE_THRESHOLD", 0.6, 0.0, 1.0),
+            unresolved_limit=int(_number(env, "HANDOFF_UNRESOLVED_TURNS", 2, 1, 100)),
+            sentiment_model_file=Path(env.get("SENTIMENT_MODEL_FILE",
+                                              ROOT / "models" / "sentiment" / "classifier.json")),
         )
+
+
+def _number(env: dict[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name, "")
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low:g} and {high:g}, got {raw}")
+    return value
 
 
 def _moment(value: str) -> datetime | None:

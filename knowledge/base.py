@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from knowledge.embedder import Embedder
 from knowledge.index import load_index, stale_articles
@@ -13,6 +15,7 @@ from knowledge.retrieval import Answer, Hit, Retriever
 from knowledge.settings import KnowledgeSettings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class KnowledgeBase:
@@ -53,6 +56,11 @@ class KnowledgeBase:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self.retriever.answer, question,
                                           language)
+
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        """Run CPU-bound work that uses the encoder (sentiment scoring) on its worker."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, work, *args)
 
     def job_of(self, article_id: str) -> str | None:
         """The assistant's job an article is about (its front matter `intent`), if any."""

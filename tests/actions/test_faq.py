@@ -95,9 +95,21 @@ async def test_below_the_threshold_it_does_not_guess(knowledge_runtime: Runtime)
 async def test_out_of_scope_gets_the_honest_answer(knowledge_runtime: Runtime) -> None:
     messages, slots = await run(ActionAnswerQuestion(),
                                 tracker("book me a table for two tonight",
-                                        intent="out_of_scope", unresolved_turns=1.0))
+                                        intent="out_of_scope"))
     assert [m["response"] for m in messages] == ["utter_out_of_scope"]
+    assert slots["unresolved_turns"] == 1
+    assert "escalation_reason" not in slots
+    assert (await outcomes(knowledge_runtime))[0][0] == Outcome.OUT_OF_SCOPE
+
+
+async def test_the_second_unresolved_turn_in_a_row_escalates(knowledge_runtime: Runtime) -> None:
+    """Not a third "I'm not sure": the handoff takes over and says why."""
+    messages, slots = await run(ActionAnswerQuestion(),
+                                tracker("book me a table for two tonight",
+                                        intent="out_of_scope", unresolved_turns=1.0))
+    assert messages == []
     assert slots["unresolved_turns"] == 2
+    assert slots["escalation_reason"] == "unresolved"
     assert (await outcomes(knowledge_runtime))[0][0] == Outcome.OUT_OF_SCOPE
 
 
@@ -145,12 +157,19 @@ async def test_helped_resets_the_unresolved_count(knowledge_runtime: Runtime) ->
 @pytest.mark.parametrize("intent", ["faq_not_helped", "deny"])
 async def test_not_helped_is_an_unresolved_turn(knowledge_runtime: Runtime, intent: str) -> None:
     messages, slots = await run(ActionFaqFeedback(), tracker(
-        "no", intent=intent, faq_article="instalments", faq_awaiting_feedback=True,
-        unresolved_turns=1.0))
+        "no", intent=intent, faq_article="instalments", faq_awaiting_feedback=True))
     assert [m["response"] for m in messages] == ["utter_faq_not_helped"]
-    assert slots["unresolved_turns"] == 2
+    assert slots["unresolved_turns"] == 1
     assert await outcomes(knowledge_runtime) == [(Outcome.NOT_HELPED, "instalments")]
     assert await knowledge_runtime.knowledge_log.unresolved_count(SENDER) == 1
+
+
+async def test_not_helped_after_an_unsure_turn_escalates(knowledge_runtime: Runtime) -> None:
+    messages, slots = await run(ActionFaqFeedback(), tracker(
+        "no", intent="faq_not_helped", faq_article="instalments", faq_awaiting_feedback=True,
+        unresolved_turns=1.0))
+    assert messages == []
+    assert slots["escalation_reason"] == "unresolved"
 
 
 async def test_a_yes_that_answers_nothing_is_not_recorded(knowledge_runtime: Runtime) -> None:

@@ -1,0 +1,76 @@
+"""The escalation webhook's JSON body: what the action server sends to the handoff service.
+
+This is the documented wire format (README, "Escalation webhook"); a shop that points
+``HANDOFF_WEBHOOK_URL`` at its own helpdesk receives exactly this.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypedDict
+
+REASONS = ("customer_request", "negative_sentiment", "unresolved", "form_failed",
+           "lookup_locked", "lost_parcel", "needs_person")
+Reason = Literal["customer_request", "negative_sentiment", "unresolved", "form_failed",
+                 "lookup_locked", "lost_parcel", "needs_person"]
+
+
+class TranscriptEntry(TypedDict):
+    role: str            # customer / assistant / agent / system
+    text: str
+    at: str              # ISO 8601, UTC
+    author: str | None   # an agent's display name
+
+
+class SentimentEntry(TypedDict):
+    text: str
+    label: str           # negative / neutral / positive
+    score: float         # probability of that label
+    strong: bool         # strongly negative
+    at: str
+
+
+class OrderItemInfo(TypedDict, total=False):
+    sku: str
+    name: str
+    category: str
+    quantity: int
+    unit_price: str
+
+
+class OrderRecordInfo(TypedDict, total=False):
+    rma: str
+    number: str
+    item: str
+    status: str
+    kind: str
+    created_at: str
+
+
+class OrderInfo(TypedDict, total=False):
+    order_id: str
+    status: str
+    placed_at: str
+    total: str
+    currency: str
+    carrier: str | None
+    tracking_number: str | None
+    shipping_address: str | None
+    items: list[OrderItemInfo]
+    returns: list[OrderRecordInfo]
+    claims: list[OrderRecordInfo]
+
+
+class Escalation(TypedDict):
+    escalation_id: str        # idempotency key: a retried escalation creates one ticket
+    conversation_id: str
+    channel: str              # the Rasa input channel the customer uses (rest, socketio...)
+    language: str             # en / ru / uk
+    reason: Reason
+    detail: str               # a short English note on the trigger, for the agent
+    created_at: str
+    outside_hours: bool       # no agent at work now
+    agents_back_at: str | None       # ISO, when outside hours
+    agents_back_text: str | None     # the same, written for the customer in their language
+    sentiment_trail: list[SentimentEntry]
+    order: OrderInfo | None   # the order verified in this conversation, if any
+    transcript: list[TranscriptEntry]

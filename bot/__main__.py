@@ -1,6 +1,8 @@
 """``python -m bot run``: the whole assistant with embedded defaults, stopped with Ctrl-C.
 
 ``python -m bot train``: train a model only if none matches config, domain and data.
+``python -m bot handoff``: the handoff service and agent console alone.
+``python -m bot agent add <username> --name "<display name>"``: an agent account.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import sys
 import time
 
 from bot import processes as p
+from bot.handoff.cli import add_commands, run_command
 
 VAR = p.ROOT / "var"
 
@@ -21,32 +24,39 @@ def log(message: str) -> None:
     print(f"[bot] {message}", flush=True)
 
 
-def api_token() -> str:
-    """RASA_API_TOKEN, or a random one for this installation kept in var/ (mode 600)."""
-    token = os.environ.get("RASA_API_TOKEN")
-    if token:
-        return token
-    path = VAR / "rasa-api-token"
+def local_secret(variable: str, filename: str) -> str:
+    """The variable's value, or a random one for this installation kept in var/ (mode 600)."""
+    value = os.environ.get(variable)
+    if value:
+        return value
+    path = VAR / filename
     if not path.exists():
         path.write_text(secrets.token_urlsafe(32) + "\n")
         path.chmod(0o600)
-        log(f"RASA_API_TOKEN is not set: generated one in {path}")
+        log(f"{variable} is not set: generated one in {path}")
     return path.read_text().strip()
 
 
-def runtime_env(action_port: int) -> dict[str, str]:
+def api_token() -> str:
+    return local_secret("RASA_API_TOKEN", "rasa-api-token")
+
+
+def runtime_env(action_port: int, rasa_port: int = 5005, handoff_port: int = 5056,
+                token: str = "") -> dict[str, str]:
     defaults = {
         "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
         "TRACKER_DB_DIALECT": "sqlite",
         "TRACKER_DB": str(VAR / "tracker.db"),
+        **p.handoff_env(VAR, handoff_port, rasa_port, token,
+                        local_secret("HANDOFF_WEBHOOK_SECRET", "handoff-webhook-secret")),
     }
     return p.base_env({k: os.environ.get(k, v) for k, v in defaults.items()})
 
 
 def run(args: argparse.Namespace) -> int:
     VAR.mkdir(exist_ok=True)
-    env = runtime_env(args.actions_port)
     token = api_token()
+    env = runtime_env(args.actions_port, args.port, args.handoff_port, token)
     children: list[p.Managed] = []
 
     def stop(*_: object) -> None:
@@ -64,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
         children.append(p.start_action_server(args.actions_port, env))
         log(f"action server up on http://127.0.0.1:{args.actions_port}")
         children.append(p.start_rasa(args.port, model, token, env))
+        children.append(p.start_handoff(args.handoff_port, env))
+        log(f"agent console: http://127.0.0.1:{args.handoff_port}/console (accounts: "
+            "python -m bot agent add <username> --name <name>)")
         log(f"assistant up: POST http://127.0.0.1:{args.port}/webhooks/rest/webhook "
             '{"sender": "me", "message": "hi"}; Ctrl-C stops')
         while all(child.alive() for child in children):
@@ -101,8 +114,13 @@ def main(argv: list[str] | None = None) -> int:
     run_cmd.add_argument("--port", type=int, default=int(os.environ.get("RASA_PORT", "5005")))
     run_cmd.add_argument("--actions-port", type=int,
                          default=int(os.environ.get("ACTIONS_PORT", "5055")))
+    run_cmd.add_argument("--handoff-port", type=int,
+                         default=int(os.environ.get("HANDOFF_PORT", "5056")))
     run_cmd.add_argument("--no-train", action="store_true", help="use the newest model as is")
+    add_commands(sub)
     args = parser.parse_args(argv)
+    if args.command in ("handoff", "agent"):
+        return run_command(args)
     return train(args) if args.command == "train" else run(args)
 
 

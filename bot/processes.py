@@ -152,6 +152,30 @@ def start_rasa(port: int, model: Path, token: str, env: Mapping[str, str],
     return managed
 
 
+def start_handoff(port: int, env: Mapping[str, str],
+                  sink: Callable[[str], None] | None = print) -> Managed:
+    """The handoff service and agent console (``python -m bot handoff``)."""
+    env = {**env, "HANDOFF_PORT": str(port)}
+    managed = spawn("handoff", [str(services_python()), "-m", "bot", "handoff"], env, sink)
+    wait_http(managed, f"http://127.0.0.1:{port}/health", timeout=60)
+    return managed
+
+
+def handoff_env(folder: Path, handoff_port: int, rasa_port: int, token: str,
+                secret: str) -> dict[str, str]:
+    """Settings shared by Rasa (event broker), the action server and the handoff service."""
+    return {
+        "RASA_EVENTS_DB_DIALECT": "sqlite",
+        "RASA_EVENTS_DB": str(folder / "events.db"),
+        "RASA_EVENTS_DB_URL": f"sqlite+aiosqlite:///{folder / 'events.db'}",
+        "HANDOFF_DB_URL": f"sqlite+aiosqlite:///{folder / 'handoff.db'}",
+        "HANDOFF_WEBHOOK_URL": f"http://127.0.0.1:{handoff_port}/webhooks/escalations",
+        "HANDOFF_WEBHOOK_SECRET": secret,
+        "RASA_URL": f"http://127.0.0.1:{rasa_port}",
+        "RASA_API_TOKEN": token,
+    }
+
+
 def build_knowledge(env: Mapping[str, str], sink: Callable[[str], None] | None = print) -> None:
     """Bring the knowledge index up to date (only changed articles are embedded again)."""
     managed = spawn("knowledge", [str(services_python()), "-m", "knowledge", "build"], env, sink)
@@ -224,18 +248,30 @@ class Stack:
     folder: Path
     rasa: Managed
     actions: Managed
+    handoff: Managed
+    handoff_url: str
+    env: dict[str, str]
+    sink: Callable[[str], None] | None = None
 
     def stop(self) -> None:
+        self.handoff.stop()
         self.rasa.stop()
         self.actions.stop()
+
+    def restart_handoff(self) -> None:
+        self.handoff.stop()
+        port = int(self.handoff_url.rsplit(":", 1)[1])
+        self.handoff = start_handoff(port, self.env, sink=self.sink)
 
 
 def start_stack(folder: Path, fixed_now: str | None = None,
                 sink: Callable[[str], None] | None = None,
                 extra_env: Mapping[str, str] | None = None) -> Stack:
     """Start the assistant on free loopback ports with SQLite files in ``folder``."""
-    action_port, rasa_port = free_port(), free_port()
+    action_port, rasa_port, handoff_port = free_port(), free_port(), free_port()
+    token = "local-" + os.urandom(12).hex()
     settings = {
+        **handoff_env(folder, handoff_port, rasa_port, token, "test-" + os.urandom(16).hex()),
         "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
         "TRACKER_DB_DIALECT": "sqlite",
         "TRACKER_DB": str(folder / "tracker.db"),
@@ -250,7 +286,6 @@ def start_stack(folder: Path, fixed_now: str | None = None,
         model = newest_model()
     except StartError:
         model = train(env, sink=sink)
-    token = "local-" + os.urandom(12).hex()
     build_knowledge(env, sink=sink)
     actions = start_action_server(action_port, env, sink=sink)
     try:
@@ -258,4 +293,11 @@ def start_stack(folder: Path, fixed_now: str | None = None,
     except StartError:
         actions.stop()
         raise
-    return Stack(f"http://127.0.0.1:{rasa_port}", token, folder, rasa, actions)
+    try:
+        handoff = start_handoff(handoff_port, env, sink=sink)
+    except StartError:
+        rasa.stop()
+        actions.stop()
+        raise
+    return Stack(f"http://127.0.0.1:{rasa_port}", token, folder, rasa, actions, handoff,
+                 f"http://127.0.0.1:{handoff_port}", env, sink)

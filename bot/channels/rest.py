@@ -5,10 +5,16 @@ Rasa's own ``RestInput`` files a request without ``sender`` under the shared con
 JSON with a server error, and accepts any length. This channel keeps Rasa's URL
 (``/webhooks/rest/webhook``) and response format, and refuses bad requests with a 4xx
 and a message saying what to fix.
+
+REST answers only the request it is given, so messages that arrive on their own (an
+agent's reply during a handoff, the queue position, the hand-back) are fetched with
+``GET /webhooks/rest/messages?sender=<id>&after=<cursor>&wait=<seconds>``: a long poll
+over the conversation's record in the tracker store, which every Rasa process shares.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -24,6 +30,25 @@ log = logging.getLogger(__name__)
 
 SENDER_RE = re.compile(r"^[\w.:@+-]{1,128}$")
 MAX_MESSAGE_CHARS = 4000
+MAX_WAIT_SECONDS = 25.0
+POLL_SECONDS = 0.25
+PUSHED_FROM = ("agent", "system")
+
+
+def pushed_messages(events: list[Any], sender: str, after: float) -> list[dict[str, Any]]:
+    """Bot messages sent outside a reply (by an agent or the handoff service), after a time."""
+    found = []
+    for event in events:
+        data = event.as_dict() if hasattr(event, "as_dict") else event
+        meta = data.get("metadata") or {}
+        if data.get("event") != "bot" or meta.get("from") not in PUSHED_FROM:
+            continue
+        timestamp = float(data.get("timestamp") or 0)
+        if timestamp > after:
+            found.append({"recipient_id": sender, "text": data.get("text") or "",
+                          "from": meta["from"], "agent_name": meta.get("agent_name"),
+                          "timestamp": timestamp})
+    return found
 
 
 def error(status: int, message: str) -> HTTPResponse:
@@ -66,6 +91,28 @@ class StrictRestInput(RestInput):
         @hook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
+
+        @hook.route("/messages", methods=["GET"])
+        async def messages(request: Request) -> HTTPResponse:
+            sender = request.args.get("sender", "")
+            if not SENDER_RE.match(sender):
+                return error(400, "'sender' is required: the conversation id")
+            try:
+                after = float(request.args.get("after", "0") or 0)
+                wait = min(MAX_WAIT_SECONDS, max(0.0, float(request.args.get("wait", "0") or 0)))
+            except ValueError:
+                return error(400, "'after' and 'wait' must be numbers")
+            store = request.app.ctx.agent.tracker_store
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + wait
+            while True:
+                tracker = await store.retrieve(sender)
+                found = pushed_messages(list(tracker.events) if tracker else [], sender, after)
+                if found or loop.time() >= deadline:
+                    break
+                await asyncio.sleep(POLL_SECONDS)
+            cursor = max([after, *(m["timestamp"] for m in found)])
+            return response.json({"messages": found, "cursor": cursor})
 
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:

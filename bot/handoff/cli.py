@@ -1,0 +1,90 @@
+"""``python -m bot handoff`` runs the service; ``python -m bot agent ...`` manages accounts."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import sys
+
+from bot.handoff.accounts import AccountError, Accounts
+from bot.handoff.app import run
+from bot.handoff.settings import ROOT, HandoffSettings, SettingsError
+from bot.handoff.store import create_schema, open_database
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    sub.add_parser("handoff", help="run the handoff service and the agent console")
+    agent = sub.add_parser("agent", help="manage agent accounts of the console")
+    actions = agent.add_subparsers(dest="agent_command", required=True)
+    add = actions.add_parser("add", help="create an agent account")
+    add.add_argument("username")
+    add.add_argument("--name", required=True, help="display name customers see")
+    add.add_argument("--max-chats", type=int, default=None,
+                     help="chats at once (default HANDOFF_MAX_CHATS, 3)")
+    add.add_argument("--password-stdin", action="store_true",
+                     help="read the password from standard input instead of a prompt")
+    password = actions.add_parser("password", help="set a new password (ends its sessions)")
+    password.add_argument("username")
+    password.add_argument("--password-stdin", action="store_true")
+    for name in ("disable", "enable"):
+        actions.add_parser(name, help=f"{name} an account").add_argument("username")
+    actions.add_parser("list", help="list accounts")
+
+
+def _db_url() -> str:
+    return os.environ.get("HANDOFF_DB_URL") or f"sqlite+aiosqlite:///{ROOT / 'var' / 'handoff.db'}"
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password (10+ characters): ")
+    if first != getpass.getpass("Again: "):
+        raise AccountError("the two passwords differ")
+    return first
+
+
+async def _agent_command(args: argparse.Namespace) -> int:
+    db = open_database(_db_url())
+    try:
+        await create_schema(db)
+        accounts = Accounts(db, 12)
+        if args.agent_command == "add":
+            max_chats = args.max_chats or int(os.environ.get("HANDOFF_MAX_CHATS", "3"))
+            agent = await accounts.add(args.username, args.name, _password(args.password_stdin),
+                                       max_chats)
+            print(f"agent {agent.username!r} ({agent.display_name}) created, "
+                  f"up to {agent.max_chats} chats at once")
+        elif args.agent_command == "password":
+            await accounts.set_password(args.username, _password(args.password_stdin))
+            print(f"password of {args.username!r} changed; their sessions are ended")
+        elif args.agent_command in ("disable", "enable"):
+            await accounts.set_active(args.username, args.agent_command == "enable")
+            print(f"{args.username!r} {args.agent_command}d")
+        else:
+            for agent in await accounts.all():
+                state = "active" if agent.active else "disabled"
+                print(f"{agent.username}\t{agent.display_name}\t{agent.max_chats} chats\t{state}")
+        return 0
+    except AccountError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await db.engine.dispose()
+
+
+def run_command(args: argparse.Namespace) -> int:
+    if args.command == "agent":
+        return asyncio.run(_agent_command(args))
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = HandoffSettings.from_env()
+    except SettingsError as exc:
+        logging.getLogger("bot.handoff").error("cannot start: %s", exc)
+        return 2
+    run(settings)
+    return 0

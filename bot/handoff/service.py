@@ -1,0 +1,500 @@
+"""The handoff service's work: tickets from escalations, the relay both ways, the queue.
+
+Inbound (customer -> agent): while a person has the chat, Rasa records the customer's
+messages without answering (the conversation is paused). Rasa's SQL event broker writes
+every event to the ``events`` table; the feed loop here reads it in id order from a
+stored cursor, so messages arrive in order, and none is lost while this service is down:
+it carries on from the cursor when it comes back.
+
+Outbound (agent -> customer): messages for the customer are stored first, then a delivery
+loop appends them to the conversation over Rasa's HTTP API in order, with retries. The
+hand-back is the last such message: it resumes the conversation in the same request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import re
+import statistics
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from bot.handoff.accounts import Accounts
+from bot.handoff.hub import Hub
+from bot.handoff.rasa_client import RasaClient, RasaError
+from bot.handoff.settings import HandoffSettings
+from bot.handoff.store import (
+    OPEN,
+    REASON_TEXT,
+    Agent,
+    ClaimError,
+    Message,
+    Ticket,
+    TicketStore,
+    aware,
+    iso,
+    utcnow,
+)
+from bot.handoff.strings import Strings
+
+log = logging.getLogger(__name__)
+
+EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}", re.IGNORECASE)
+CANCEL_WORDS = frozenset({"cancel", "stop waiting", "never mind", "nevermind", "отмена",
+                          "отменить", "отмена ожидания", "скасувати", "скасування"})
+CANCEL_INTENTS = frozenset({"stop"})
+MAX_TEXT_CHARS = 4000
+DELIVERY_RETRY_MAX_SECONDS = 30.0
+SWEEP_SECONDS = 15.0
+EMAIL_ANSWER_HOURS = 24
+BACKFILL_ROWS = 300
+
+
+class ActionError(Exception):
+    """An agent action that cannot be done now; the message is for the agent."""
+
+
+def _moment(timestamp: float | None) -> datetime:
+    return datetime.fromtimestamp(timestamp or 0, UTC)
+
+
+def _customer_text(event: dict[str, Any]) -> str:
+    raw = str(event.get("text") or "")
+    if raw.startswith("/"):
+        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name") or raw[1:]
+        return f"[pressed a button: {intent}]"
+    return raw[:MAX_TEXT_CHARS]
+
+
+def _is_cancel(event: dict[str, Any]) -> bool:
+    intent = ((event.get("parse_data") or {}).get("intent") or {})
+    words = re.sub(r"[^\w\s]", " ", str(event.get("text") or "").lower()).split()
+    return (" ".join(words) in CANCEL_WORDS
+            or (intent.get("name") in CANCEL_INTENTS
+                and float(intent.get("confidence") or 0) >= 0.8))
+
+
+class HandoffService:
+    def __init__(self, settings: HandoffSettings, store: TicketStore, accounts: Accounts,
+                 rasa: RasaClient, hub: Hub, strings: Strings) -> None:
+        self.settings = settings
+        self.store = store
+        self.accounts = accounts
+        self.rasa = rasa
+        self.hub = hub
+        self.strings = strings
+        self.events_engine: AsyncEngine = create_async_engine(settings.events_db_url)
+        self._deliver = asyncio.Event()
+        self._lock = asyncio.Lock()   # one queue recomputation at a time
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # Escalations ------------------------------------------------------------------------
+
+    async def receive(self, payload: dict[str, Any]) -> tuple[Ticket, bool]:
+        ticket, created = await self.store.create(payload, utcnow())
+        if not created:
+            return ticket, False
+        log.info("ticket %d: %s escalated (%s)", ticket.id, ticket.conversation_id,
+                 ticket.reason)
+        await self._load_transcript(ticket, payload)
+        await self._system(ticket, f"Escalated: {ticket.detail or REASON_TEXT.get(ticket.reason)}")
+        await self.queue_changed()
+        return ticket, True
+
+    async def _load_transcript(self, ticket: Ticket, payload: dict[str, Any]) -> None:
+        """The conversation so far, from Rasa's tracker (the record), else the payload."""
+        synced = 0.0
+        try:
+            tracker = await self.rasa.tracker(ticket.conversation_id)
+            for event in tracker.get("events") or []:
+                await self._record(ticket, event, backfill=True)
+                synced = max(synced, float(event.get("timestamp") or 0))
+        except RasaError as exc:
+            log.warning("ticket %d: transcript from the escalation payload (%s)", ticket.id,
+                        exc)
+            for entry in payload.get("transcript") or []:
+                kind = {"customer": "customer", "agent": "agent"}.get(entry.get("role"),
+                                                                      "assistant")
+                at = datetime.fromisoformat(str(entry.get("at")))
+                await self.store.add_message(ticket.id, kind, str(entry.get("text", "")),
+                                             author=entry.get("author"), at=at)
+            synced = datetime.fromisoformat(str(payload["created_at"])).timestamp()
+        ticket.synced_ts = synced
+        await self.store.update_fields(ticket.id, synced_ts=synced)
+        # Events published between the tracker read and now come through the feed; rows
+        # the feed already passed over before this ticket existed are read here.
+        await self._backfill(ticket)
+
+    async def _backfill(self, ticket: Ticket) -> None:
+        try:
+            async with self.events_engine.connect() as conn:
+                rows = (await conn.execute(text(
+                    "SELECT id, data FROM events WHERE sender_id = :sender "
+                    "ORDER BY id DESC LIMIT :limit"),
+                    {"sender": ticket.conversation_id, "limit": BACKFILL_ROWS})).all()
+        except Exception as exc:
+            log.debug("backfill skipped: %s", exc)
+            return
+        for _row_id, data in reversed(rows):
+            await self._apply(ticket, json.loads(data))
+
+    # The feed: Rasa's events, in order ----------------------------------------------------
+
+    async def feed_once(self) -> int:
+        cursor = await self.store.cursor()
+        try:
+            async with self.events_engine.connect() as conn:
+                if cursor == 0:
+                    # First start: begin at the end; older conversations are not ours.
+                    start = (await conn.execute(text("SELECT max(id) FROM events"))).scalar()
+                    await self.store.set_cursor(int(start or 0) or -1)
+                    return 0
+                rows = (await conn.execute(text(
+                    "SELECT id, sender_id, data FROM events WHERE id > :cursor "
+                    "ORDER BY id LIMIT 500"), {"cursor": max(cursor, 0)})).all()
+        except Exception as exc:
+            log.debug("event feed not readable yet: %s", exc)
+            return 0
+        if not rows:
+            return 0
+        open_tickets = await self.store.open_conversations()
+        for row_id, sender, data in rows:
+            ticket_id = open_tickets.get(sender)
+            if ticket_id is not None:
+                ticket = await self.store.get(ticket_id)
+                if ticket is not None and ticket.status in OPEN:
+                    await self._apply(ticket, json.loads(data))
+            await self.store.set_cursor(int(row_id))
+        return len(rows)
+
+    async def _record(self, ticket: Ticket, event: dict[str, Any],
+                      backfill: bool = False) -> Message | None:
+        kind = event.get("event")
+        ts = float(event.get("timestamp") or 0)
+        if kind == "user":
+            return await self.store.add_message(ticket.id, "customer", _customer_text(event),
+                                                at=_moment(ts), event_ts=ts)
+        if kind == "bot" and event.get("text"):
+            meta = event.get("metadata") or {}
+            if meta.get("handoff_message_id") and not backfill:
+                return None  # ours, recorded when the agent wrote it
+            role = meta.get("from")
+            kind_name = role if role in ("agent", "system") else "assistant"
+            return await self.store.add_message(ticket.id, kind_name, str(event["text"]),
+                                                author=meta.get("agent_name"), at=_moment(ts),
+                                                event_ts=ts)
+        return None
+
+    async def _apply(self, ticket: Ticket, event: dict[str, Any]) -> None:
+        ts = float(event.get("timestamp") or 0)
+        if ts <= ticket.synced_ts:
+            return
+        kind = event.get("event")
+        if kind == "slot" and event.get("name") == "sentiment_trail":
+            await self.store.update_fields(ticket.id, sentiment_json=json.dumps(
+                event.get("value") or [], ensure_ascii=False))
+            await self.hub.broadcast({"type": "ticket", "ticket_id": ticket.id})
+            return
+        if kind in ("restart", "session_started"):
+            await self.customer_left(ticket, "The customer restarted the conversation.")
+            return
+        message = await self._record(ticket, event)
+        if message is None:
+            return
+        await self._announce(message)
+        if kind != "user":
+            return
+        await self.store.update_fields(ticket.id, last_customer_at=_moment(ts),
+                                       last_customer_text=message.text[:500])
+        if ticket.status == "queued" and _is_cancel(event):
+            await self.customer_left(ticket, "The customer cancelled the wait.",
+                                     say="cancelled")
+            return
+        email = EMAIL_RE.search(message.text)
+        if ticket.outside_hours and email and not ticket.customer_email:
+            await self.store.update_fields(ticket.id, customer_email=email.group(0))
+            ticket.customer_email = email.group(0)
+            await self._to_customer(ticket, "system", self.strings.text(
+                ticket.language, "email_saved", email=email.group(0), hours=EMAIL_ANSWER_HOURS))
+        await self.hub.broadcast({"type": "queue"})
+
+    # Agents' actions -------------------------------------------------------------------
+
+    async def claim(self, ticket_id: int, agent: Agent) -> Ticket:
+        try:
+            ticket = await self.store.claim(ticket_id, agent, utcnow())
+        except ClaimError as exc:
+            raise ActionError(str(exc)) from exc
+        await self._system(ticket, f"{agent.display_name} took the chat.")
+        await self._to_customer(ticket, "system", self.strings.text(
+            ticket.language, "agent_joined", agent=agent.display_name))
+        await self.queue_changed()
+        return ticket
+
+    async def _mine(self, ticket_id: int, agent: Agent) -> Ticket:
+        ticket = await self.store.get(ticket_id)
+        if ticket is None:
+            raise ActionError("This chat does not exist.")
+        if ticket.status != "assigned" or ticket.agent_id != agent.id:
+            raise ActionError("This chat is not assigned to you: claim it first.")
+        return ticket
+
+    async def reply(self, ticket_id: int, agent: Agent, body: str) -> Message:
+        ticket = await self._mine(ticket_id, agent)
+        return await self._to_customer(ticket, "agent", body, author=agent.display_name)
+
+    async def note(self, ticket_id: int, agent: Agent, body: str) -> Message:
+        ticket = await self.store.get(ticket_id)
+        if ticket is None:
+            raise ActionError("This chat does not exist.")
+        message = await self.store.add_message(ticket.id, "note", body,
+                                               author=agent.display_name)
+        assert message is not None
+        await self._announce(message)
+        return message
+
+    async def transfer(self, ticket_id: int, agent: Agent, target_id: int) -> Ticket:
+        ticket = await self._mine(ticket_id, agent)
+        target = await self.accounts.get(target_id)
+        if target is None or not target.active:
+            raise ActionError("No such agent.")
+        if target.id == agent.id:
+            raise ActionError("The chat is already yours.")
+        if (await self.store.active_chats()).get(target.id, 0) >= target.max_chats:
+            raise ActionError(f"{target.display_name} already has {target.max_chats} chats.")
+        moved = await self.store.transfer(ticket.id, agent.id, target, utcnow())
+        if moved is None:
+            raise ActionError("The chat changed meanwhile; refresh and try again.")
+        await self._system(moved, f"{agent.display_name} transferred the chat to "
+                                  f"{target.display_name}.")
+        await self._to_customer(moved, "system", self.strings.text(
+            moved.language, "transferred", agent=target.display_name))
+        await self.queue_changed()
+        return moved
+
+    async def release(self, ticket_id: int, agent: Agent) -> Ticket:
+        ticket = await self._mine(ticket_id, agent)
+        released = await self.store.release(ticket.id, agent.id)
+        if released is None:
+            raise ActionError("The chat changed meanwhile; refresh and try again.")
+        await self._system(released, f"{agent.display_name} put the chat back in the queue.")
+        await self._to_customer(released, "system",
+                                self.strings.text(released.language, "released"))
+        await self.queue_changed()
+        return released
+
+    async def resolve(self, ticket_id: int, agent: Agent) -> Ticket:
+        ticket = await self._mine(ticket_id, agent)
+        resolved = await self.store.resolve(ticket.id, agent.id, utcnow())
+        if resolved is None:
+            raise ActionError("The chat changed meanwhile; refresh and try again.")
+        await self._system(resolved, f"{agent.display_name} resolved the chat and handed it "
+                                     "back to the assistant.")
+        await self._to_customer(resolved, "system", self.strings.text(
+            resolved.language, "handback", agent=agent.display_name), command="resume")
+        await self.queue_changed()
+        return resolved
+
+    async def customer_left(self, ticket: Ticket, why: str, say: str | None = None) -> None:
+        left = await self.store.customer_left(ticket.id, utcnow())
+        if left is None:
+            return
+        await self._system(left, why)
+        if left.status == "abandoned":
+            # Whoever comes back finds the assistant answering again.
+            await self._to_customer(left, "system", self.strings.text(
+                left.language, say or "cancelled"), command="resume")
+        await self.queue_changed()
+
+    # Messages out ------------------------------------------------------------------------
+
+    async def _system(self, ticket: Ticket, body: str) -> None:
+        message = await self.store.add_message(ticket.id, "system", body)
+        if message is not None:
+            await self._announce(message)
+
+    async def _to_customer(self, ticket: Ticket, kind: str, body: str,
+                           author: str | None = None, command: str | None = None) -> Message:
+        message = await self.store.add_message(ticket.id, kind, body, author=author,
+                                               to_customer=True, command=command)
+        assert message is not None
+        await self._announce(message)
+        self._deliver.set()
+        return message
+
+    async def _announce(self, message: Message) -> None:
+        await self.hub.broadcast({"type": "message", "ticket_id": message.ticket_id,
+                                  "message": message_json(message)})
+
+    def _events_for(self, message: Message, ticket: Ticket) -> list[dict[str, Any]]:
+        meta = {"from": "agent" if message.kind == "agent" else "system",
+                "agent_name": message.author, "handoff_message_id": message.id}
+        bot = {"event": "bot", "text": message.text, "metadata": meta}
+        if message.command != "resume":
+            return [bot]
+        # Resume cleanly: forget the escalation and the mood that led to it, say so, and
+        # end on action_listen so the next customer message starts a fresh turn.
+        return [{"event": "resume"},
+                {"event": "slot", "name": "escalation_reason", "value": None},
+                {"event": "slot", "name": "sentiment_trail", "value": []},
+                {"event": "slot", "name": "unresolved_turns", "value": 0.0},
+                bot,
+                {"event": "action", "name": "action_listen"}]
+
+    async def deliver_once(self) -> int:
+        """Send what is due, oldest first; a conversation's later messages wait for its
+        earlier ones, so they arrive in order."""
+        now = utcnow()
+        blocked: set[int] = set()
+        sent = 0
+        for message in await self.store.undelivered(now):
+            if message.ticket_id in blocked:
+                continue
+            due = aware(message.next_attempt_at)
+            if due is not None and due > now:
+                blocked.add(message.ticket_id)
+                continue
+            ticket = await self.store.get(message.ticket_id)
+            if ticket is None:
+                continue
+            try:
+                await self.rasa.append(ticket.conversation_id, self._events_for(message, ticket),
+                                       ticket.channel)
+            except RasaError as exc:
+                wait = min(DELIVERY_RETRY_MAX_SECONDS, 2.0 ** message.attempts)
+                await self.store.mark_delivery(message.id, str(exc), now,
+                                               now + timedelta(seconds=wait))
+                log.warning("message %d to %s not delivered (%s); retry in %.0f s",
+                            message.id, ticket.conversation_id, exc, wait)
+                blocked.add(message.ticket_id)
+                continue
+            await self.store.mark_delivery(message.id, None, utcnow())
+            message.delivered_at = utcnow()
+            await self._announce(message)
+            sent += 1
+        return sent
+
+    # The queue ---------------------------------------------------------------------------
+
+    async def expected_pickup_seconds(self) -> float:
+        recent = await self.store.recent_pickup_seconds()
+        return statistics.median(recent) if recent else self.settings.default_pickup_seconds
+
+    async def queue_changed(self) -> None:
+        """Tell queued customers their new place, and every console to refresh."""
+        async with self._lock:
+            queued = await self.store.queued()
+            pickup = await self.expected_pickup_seconds()
+            agents = max(1, len(self.hub.online_agents()))
+            for position, ticket in enumerate(queued, start=1):
+                if ticket.outside_hours or ticket.last_position == position:
+                    continue
+                minutes = max(1, math.ceil(position * pickup / agents / 60))
+                if ticket.last_position is None:
+                    key = "queued"
+                elif position == 1:
+                    key = "queue_next"
+                else:
+                    key = "queue_update"
+                await self.store.update_fields(ticket.id, last_position=position)
+                await self._to_customer(ticket, "system", self.strings.text(
+                    ticket.language, key, position=position, minutes=minutes))
+        await self.hub.broadcast({"type": "queue"})
+
+    async def sweep(self) -> None:
+        """Customers silent in the queue for too long have left."""
+        limit = utcnow() - timedelta(seconds=self.settings.customer_timeout_seconds)
+        for ticket in await self.store.queued():
+            last = aware(ticket.last_customer_at)
+            if last is not None and last < limit:
+                await self.customer_left(ticket, "The customer left (no sign of life for "
+                                         f"{int(self.settings.customer_timeout_seconds // 60)}"
+                                         " min).")
+
+    # Background loops --------------------------------------------------------------------
+
+    async def _loop(self, name: str, work: Any, pause: float,
+                    event: asyncio.Event | None = None) -> None:
+        while True:
+            try:
+                await work()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s failed; carrying on", name)
+            if event is None:
+                await asyncio.sleep(pause)
+                continue
+            event.clear()
+            try:
+                await asyncio.wait_for(event.wait(), timeout=pause)
+            except TimeoutError:
+                pass
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._loop("event feed", self.feed_once,
+                                        self.settings.feed_poll_seconds)),
+            loop.create_task(self._loop("delivery", self.deliver_once, 1.0, self._deliver)),
+            loop.create_task(self._loop("sweep", self.sweep, SWEEP_SECONDS)),
+        ]
+        self._deliver.set()
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        self._tasks = []
+        await self.rasa.close()
+        await self.events_engine.dispose()
+
+
+# JSON for the console -------------------------------------------------------------------
+
+def message_json(message: Message) -> dict[str, Any]:
+    return {"id": message.id, "kind": message.kind, "author": message.author,
+            "text": message.text, "at": iso(message.created_at),
+            "delivered": (not message.to_customer) or message.delivered_at is not None}
+
+
+def ticket_json(ticket: Ticket, agents: dict[int, Agent], position: int | None,
+                now: datetime, detail: bool = False) -> dict[str, Any]:
+    created = aware(ticket.created_at) or now
+    agent = agents.get(ticket.agent_id) if ticket.agent_id is not None else None
+    order = json.loads(ticket.order_json or "null")
+    data: dict[str, Any] = {
+        "id": ticket.id, "conversation_id": ticket.conversation_id, "channel": ticket.channel,
+        "language": ticket.language, "reason": ticket.reason,
+        "reason_text": REASON_TEXT.get(ticket.reason, ticket.reason),
+        "status": ticket.status, "priority": ticket.priority, "position": position,
+        "created_at": iso(created), "claimed_at": iso(ticket.claimed_at),
+        "waiting_seconds": int(((aware(ticket.first_claimed_at) or now) - created)
+                               .total_seconds()),
+        "agent": {"id": agent.id, "display_name": agent.display_name} if agent else None,
+        "last_customer_text": ticket.last_customer_text,
+        "customer_left": ticket.customer_left_at is not None,
+        "outside_hours": ticket.outside_hours, "agents_back_text": ticket.agents_back_text,
+        "customer_email": ticket.customer_email,
+        "order_id": order.get("order_id") if isinstance(order, dict) else None,
+    }
+    if detail:
+        data.update({"detail": ticket.detail,
+                     "sentiment_trail": json.loads(ticket.sentiment_json or "[]"),
+                     "order": order, "resolved_at": iso(ticket.resolved_at), "events": []})
+    return data
+
+
+def positions(queued: Iterable[Ticket]) -> dict[int, int]:
+    return {ticket.id: index for index, ticket in enumerate(queued, start=1)}

@@ -1,0 +1,82 @@
+"""Settings of the handoff service, read from the environment (README, "Settings")."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+class SettingsError(ValueError):
+    """A setting is missing or wrong; the message names it."""
+
+
+def _number(env: dict[str, str], name: str, default: float, low: float = 0.0) -> float:
+    raw = env.get(name, "")
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
+    if value < low:
+        raise SettingsError(f"{name} must be at least {low:g}, got {raw}")
+    return value
+
+
+@dataclass(frozen=True)
+class HandoffSettings:
+    db_url: str
+    webhook_secret: str
+    rasa_url: str
+    rasa_token: str
+    events_db_url: str                # Rasa's SQL event broker table (endpoints.yml)
+    host: str = "127.0.0.1"
+    port: int = 5056
+    cookie_secure: str = "auto"       # auto: Secure when the request came over HTTPS
+    trusted_proxy: bool = False       # believe X-Forwarded-Proto from a reverse proxy
+    pickup_target_seconds: int = 240  # policy section 5: a person within 4 minutes
+    priority_step_seconds: float = 120.0
+    default_pickup_seconds: float = 120.0
+    default_max_chats: int = 3
+    customer_timeout_seconds: float = 1800.0
+    session_hours: float = 12.0
+    feed_poll_seconds: float = 0.25
+    signature_tolerance_seconds: int = 300
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> HandoffSettings:
+        env = dict(os.environ if env is None else env)
+        var = ROOT / "var"
+        secret = env.get("HANDOFF_WEBHOOK_SECRET", "")
+        if len(secret) < 16:
+            raise SettingsError("HANDOFF_WEBHOOK_SECRET must be set (at least 16 characters), "
+                                "the same value as the action server's")
+        token = env.get("RASA_API_TOKEN", "")
+        if not token:
+            raise SettingsError("RASA_API_TOKEN must be set: the handoff service pauses, "
+                                "resumes and writes to conversations over Rasa's HTTP API")
+        cookie_secure = env.get("HANDOFF_COOKIE_SECURE", "auto").strip().lower()
+        if cookie_secure not in {"auto", "true", "false"}:
+            raise SettingsError("HANDOFF_COOKIE_SECURE must be auto, true or false")
+        return cls(
+            db_url=env.get("HANDOFF_DB_URL", f"sqlite+aiosqlite:///{var / 'handoff.db'}"),
+            webhook_secret=secret,
+            rasa_url=env.get("RASA_URL", "http://127.0.0.1:5005").rstrip("/"),
+            rasa_token=token,
+            events_db_url=env.get("RASA_EVENTS_DB_URL",
+                                  f"sqlite+aiosqlite:///{var / 'events.db'}"),
+            host=env.get("HANDOFF_HOST", "127.0.0.1"),
+            port=int(_number(env, "HANDOFF_PORT", 5056, 1)),
+            cookie_secure=cookie_secure,
+            trusted_proxy=env.get("HANDOFF_TRUSTED_PROXY", "").lower() in {"1", "true", "yes"},
+            pickup_target_seconds=int(_number(env, "HANDOFF_PICKUP_TARGET_SECONDS", 240, 1)),
+            priority_step_seconds=_number(env, "HANDOFF_PRIORITY_STEP_SECONDS", 120),
+            default_pickup_seconds=_number(env, "HANDOFF_DEFAULT_PICKUP_SECONDS", 120, 1),
+            default_max_chats=int(_number(env, "HANDOFF_MAX_CHATS", 3, 1)),
+            customer_timeout_seconds=_number(env, "HANDOFF_CUSTOMER_TIMEOUT_SECONDS", 1800, 10),
+            session_hours=_number(env, "HANDOFF_SESSION_HOURS", 12, 0.1),
+            feed_poll_seconds=_number(env, "HANDOFF_FEED_POLL_SECONDS", 0.25, 0.05),
+        )

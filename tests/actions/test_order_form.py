@@ -52,6 +52,7 @@ async def test_wrong_details_disclose_nothing_and_lock_after_three(runtime: Runt
     await driver.say("ORB-104217")
     turn = await driver.say("+49 000 0000 000")
     assert turn.responses == ["utter_lookup_locked"]
+    assert driver.slots["escalation_reason"] == "lookup_locked"  # a person takes over
     assert runtime.guard.max_failures == 3
     # Locked for the conversation, even with the right details and a fresh tracker.
     fresh = FormDriver(sender="attacker")
@@ -66,6 +67,9 @@ async def test_lost_parcel(runtime: Runtime) -> None:
     turn = await driver.say("peter.novak@example.cz")
     assert "utter_parcel_lost" in turn.responses
     assert kwargs_of(turn, "utter_parcel_lost")["days"] == 8
+    # The policy: a replacement or a refund, arranged by a person. No "anything else?".
+    assert driver.slots["escalation_reason"] == "lost_parcel"
+    assert "utter_anything_else" not in turn.responses
 
 
 async def test_cancel_processing_order(runtime: Runtime) -> None:
@@ -214,6 +218,7 @@ async def test_anything_else_is_an_answer_with_a_hint(runtime: Runtime) -> None:
     # The third answer that does not fit ends the form and offers a person.
     turn = await driver.say("hmm", "nlu_fallback")
     assert turn.responses == ["utter_order_id_invalid", "utter_form_gave_up"]
+    assert driver.slots["escalation_reason"] == "form_failed"
 
 
 async def test_switching_job_keeps_the_verified_order(runtime: Runtime) -> None:

@@ -7,13 +7,16 @@ is the newest in models/ (``make test`` trains it first; without one, this train
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import sqlite3
+import subprocess
+import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +36,117 @@ def button_payloads(replies: list[dict[str, Any]]) -> list[str]:
     return [b["payload"] for r in replies for b in r.get("buttons") or []]
 
 
+class Console:
+    """The agent console's HTTP API as one logged-in agent uses it (cookie jar, CSRF)."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        self.csrf = ""
+
+    def call(self, method: str, path: str, body: Any = None,
+             headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            self.base_url + path, data=data, method=method,
+            headers={"Content-Type": "application/json", "X-CSRF-Token": self.csrf,
+                     **(headers or {})})
+        try:
+            with self.opener.open(request, timeout=30) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            raw = exc.read()
+            try:
+                return exc.code, json.loads(raw or b"null")
+            except ValueError:
+                return exc.code, raw.decode(errors="replace")
+
+    def login(self, username: str, password: str) -> None:
+        self.opener.open(self.base_url + "/console/login", timeout=30).read()
+        self.csrf = next(c.value for c in self.jar if c.name == "handoff_csrf")
+        status, body = self.call("POST", "/api/login",
+                                 {"username": username, "password": password})
+        assert status == 200, body
+        status, me = self.call("GET", "/api/me")
+        assert status == 200, me
+        self.csrf = me["csrf_token"]
+
+    def queue(self) -> list[dict[str, Any]]:
+        status, body = self.call("GET", "/api/queue")
+        assert status == 200, body
+        return list(body["tickets"])
+
+    def ticket_of(self, conversation_id: str, timeout: float = 20) -> dict[str, Any]:
+        """The open ticket of a conversation, waiting for the escalation to arrive."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [t for t in self.queue() if t["conversation_id"] == conversation_id]
+            if found:
+                return found[0]
+            time.sleep(0.2)
+        raise AssertionError(f"no ticket for {conversation_id} within {timeout} s")
+
+    def ticket(self, ticket_id: int) -> dict[str, Any]:
+        status, body = self.call("GET", f"/api/tickets/{ticket_id}")
+        assert status == 200, body
+        return dict(body)
+
+    def act(self, ticket_id: int, action: str, body: Any = None) -> tuple[int, Any]:
+        return self.call("POST", f"/api/tickets/{ticket_id}/{action}",
+                         {} if body is None else body)
+
+
 @dataclass
 class Assistant:
     url: str
     token: str
     shop_db: Path
+    stack: processes.Stack | None = None
+    agents: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def handoff_url(self) -> str:
+        assert self.stack is not None
+        return self.stack.handoff_url
+
+    def add_agent(self, username: str, name: str, max_chats: int = 3) -> tuple[str, str]:
+        """An agent account made with the real CLI; returns (username, password)."""
+        assert self.stack is not None
+        password = f"pw-{uuid.uuid4().hex}"
+        result = subprocess.run(
+            [str(processes.services_python()), "-m", "bot", "agent", "add", username, "--name",
+             name, "--max-chats", str(max_chats), "--password-stdin"],
+            input=password + "\n", text=True, capture_output=True, env=self.stack.env,
+            cwd=processes.ROOT, check=False)
+        assert result.returncode == 0, result.stderr
+        self.agents[username] = password
+        return username, password
+
+    def console(self, username: str, name: str | None = None, max_chats: int = 3) -> Console:
+        """A logged-in console for this agent (the account is created if needed)."""
+        if username not in self.agents:
+            self.add_agent(username, name or username.title(), max_chats)
+        console = Console(self.handoff_url)
+        console.login(username, self.agents[username])
+        return console
+
+    def pushed(self, sender: str, after: float = 0.0, wait: float = 0.0) -> dict[str, Any]:
+        """Messages an agent or the handoff service sent this customer (REST long poll)."""
+        url = (f"{self.url}/webhooks/rest/messages?sender={sender}&after={after}"
+               f"&wait={wait}")
+        with urllib.request.urlopen(url, timeout=wait + 30) as response:
+            return dict(json.loads(response.read()))
+
+    def wait_pushed(self, sender: str, match: Callable[[dict[str, Any]], bool],
+                    timeout: float = 20) -> dict[str, Any]:
+        """The first pushed message that matches, waiting for it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for message in self.pushed(sender, wait=1)["messages"]:
+                if match(message):
+                    return message
+        raise AssertionError(f"no matching message for {sender} within {timeout} s")
 
     def post(self, body: bytes, content_type: str = "application/json") -> tuple[int, Any]:
         request = urllib.request.Request(f"{self.url}/webhooks/rest/webhook", data=body,
@@ -79,7 +188,7 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
     folder = tmp_path_factory.mktemp("assistant")
     logs: list[str] = []
     stack = processes.start_stack(folder, fixed_now=PINNED_NOW, sink=logs.append)
-    yield Assistant(stack.url, stack.token, folder / "shop.db")
+    yield Assistant(stack.url, stack.token, folder / "shop.db", stack)
     stack.stop()
     tracebacks = [line for line in logs if "Traceback" in line]
     assert not tracebacks, "a server logged a traceback:\n" + "\n".join(logs[-80:])

@@ -18,6 +18,7 @@ from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -45,8 +46,13 @@ class EscalationPolicy(Policy):
                                      rule_only_data: dict[str, Any] | None = None,
                                      **kwargs: Any) -> PolicyPrediction:
         result = self._default_predictions(domain)
+        if self.action not in domain.action_names_or_texts:
+            return self._prediction(result)
+        if tracker.latest_action_name == self.action:
+            # A person has the chat now (the action paused it): only listen.
+            result[domain.index_for_action(ACTION_LISTEN_NAME)] = 1.0
+            return self._prediction(result)
         due = tracker.get_slot(self.slot) if self.slot in tracker.slots else None
-        if (due and not tracker.is_paused() and tracker.latest_action_name != self.action
-                and self.action in domain.action_names_or_texts):
+        if due and not tracker.is_paused():
             result[domain.index_for_action(self.action)] = 1.0
         return self._prediction(result)

@@ -18,7 +18,8 @@ from knowledge.settings import KnowledgeSettings
 
 def start_action_server(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "SHOP_DB_URL": f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}",
-                   "ACTIONS_DB_URL": f"sqlite+aiosqlite:///{tmp_path / 'actions.db'}", **env}
+                   "ACTIONS_DB_URL": f"sqlite+aiosqlite:///{tmp_path / 'actions.db'}",
+                   "HANDOFF_WEBHOOK_SECRET": "server-start-test-secret", **env}
     return subprocess.run([sys.executable, "-m", "actions.server", "--port", str(free_port())],
                           cwd=ROOT, env=environment, capture_output=True, text=True,
                           timeout=120, check=False)
@@ -42,6 +43,13 @@ def test_an_index_built_with_another_model_setting_is_refused(
         KNOWLEDGE_QUANTIZE=serving)
     assert result.returncode == 2
     assert "was built with" in result.stderr and "+int8" in result.stderr
+
+
+def test_no_webhook_secret_no_start(tmp_path: Path) -> None:
+    """Escalations are signed: without the shared secret the server does not start."""
+    result = start_action_server(tmp_path, HANDOFF_WEBHOOK_SECRET="")
+    assert result.returncode == 2
+    assert "HANDOFF_WEBHOOK_SECRET is not set" in result.stderr
 
 
 def test_a_missing_model_is_named(tmp_path: Path, knowledge_settings: KnowledgeSettings) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from actions.handoff_outbox import HandoffOutbox, backoff
 from actions.shop.sql import make_engine
 from bot.handoff.signing import SignatureError, verify
 
-SECRET = "outbox-test-secret-0123456789"
+SECRET = "outbox-test-secret-0123456789"  # noqa: S105 - a test value
 
 
 class Receiver:
@@ -55,7 +55,7 @@ async def receiver() -> AsyncIterator[tuple[Receiver, TestServer]]:
 
 class Clock:
     def __init__(self) -> None:
-        self.now = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+        self.now = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.now
@@ -120,7 +120,7 @@ async def test_a_wrong_secret_is_refused_and_retried(
         tmp_path: Path, receiver: tuple[Receiver, TestServer]) -> None:
     state, server = receiver
     outbox = await make_outbox(tmp_path, str(server.make_url("/webhooks/escalations")),
-                               Clock(), secret="not-the-shared-secret")
+                               Clock(), secret="not-the-shared-secret")  # noqa: S106
     await outbox.enqueue(escalation(1))
     assert await outbox.deliver_due() == 0
     assert state.refused == 1 and state.received == []

@@ -13,7 +13,7 @@ from bot.handoff.signing import (
     verify,
 )
 
-SECRET = "a-shared-secret-of-some-length"
+SECRET = "a-shared-secret-of-some-length"  # noqa: S105 - a test value
 BODY = b'{"escalation_id": "e1"}'
 
 

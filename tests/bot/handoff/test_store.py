@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +12,7 @@ from bot.handoff.accounts import Accounts
 from bot.handoff.store import ClaimError, TicketStore
 from tests.bot.handoff.conftest import make_agent
 
-T0 = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
 
 def escalation(n: int, reason: str = "customer_request", **extra: Any) -> dict[str, Any]:

@@ -5,7 +5,7 @@ SVC := .venv-services/bin/python
 export RASA_TELEMETRY_ENABLED := false
 
 .PHONY: setup run test lint validate train knowledge conversation-tests eval-nlu eval-knowledge eval-sentiment \
-	bench-latency bench-knowledge clean
+	bench-latency bench-knowledge bench-handoff clean
 
 setup:  ## create/update both virtual environments from the locks, seed the demo shop
 	$(PYTHON) scripts/setup.py
@@ -43,6 +43,9 @@ eval-sentiment:  ## per-class F1 per language on the held-out messages, cost per
 
 bench-latency:  ## REST round-trip latency of a message that runs a custom action
 	$(SVC) bench/rest_latency.py
+
+bench-handoff:  ## escalation -> agent console, agent reply -> customer (p50/p95)
+	$(SVC) bench/handoff_latency.py
 
 bench-knowledge:  ## exact vs approximate index: latency, recall, memory at 1k to 1M passages
 	$(SVC) bench/knowledge_index.py

@@ -409,9 +409,12 @@ class HandoffService:
         await self.hub.broadcast({"type": "queue"})
 
     async def sweep(self) -> None:
-        """Customers silent in the queue for too long have left."""
+        """Customers silent in the queue for too long have left (not those queued outside
+        agent hours, who were told the chat waits until agents are back)."""
         limit = utcnow() - timedelta(seconds=self.settings.customer_timeout_seconds)
         for ticket in await self.store.queued():
+            if ticket.outside_hours:
+                continue  # told to wait for the morning (or for an e-mail): not gone
             last = aware(ticket.last_customer_at)
             if last is not None and last < limit:
                 await self.customer_left(ticket, "The customer left (no sign of life for "

@@ -22,6 +22,8 @@ from knowledge.settings import ROOT, KnowledgeSettings
 from sentiment.model import (
     CLASSES,
     LABELS,
+    Example,
+    Sentiment,
     SentimentModel,
     SentimentModelError,
     data_digest,
@@ -109,6 +111,7 @@ def cmd_eval(_args: argparse.Namespace) -> int:
         kinds.setdefault(example.kind, []).append(example.label == result.label)
     print("accuracy by kind: " + ", ".join(
         f"{k} {np.mean(v):.2f} ({len(v)})" for k, v in sorted(kinds.items())))
+    _escalation_report(examples, results)
     timings = []
     for example in examples[:200]:
         started = time.perf_counter()
@@ -117,6 +120,28 @@ def cmd_eval(_args: argparse.Namespace) -> int:
     print(f"cost per message (embedding + classifier, {len(timings)} sequential): "
           f"p50 {np.percentile(timings, 50):.1f} ms, p95 {np.percentile(timings, 95):.1f} ms")
     return 0
+
+
+def _escalation_report(examples: list[Example], results: list[Sentiment]) -> None:
+    """What the handoff triggers would do with each held-out message, at their settings."""
+    from actions.settings import ActionSettings
+
+    settings = ActionSettings.from_env()
+    print(f"handoff triggers (HANDOFF_STRONG_NEGATIVE {settings.strong_negative}, "
+          f"HANDOFF_NEGATIVE_THRESHOLD {settings.negative_threshold}):")
+    for language in ("en", "ru", "uk", "all"):
+        rows = [(e, r) for e, r in zip(examples, results, strict=True)
+                if language in ("all", e.language)]
+        at_once = [r.label == "negative" and r.strong >= settings.strong_negative
+                   for _, r in rows]
+        counts = [r.label == "negative" and r.score >= settings.negative_threshold
+                  for _, r in rows]
+        strong = [i for i, (e, _) in enumerate(rows) if e.label == "negative" and e.strong]
+        calm = [i for i, (e, _) in enumerate(rows) if e.label != "negative"]
+        print(f"  {language:<4} strongly negative escalated at once "
+              f"{np.mean([at_once[i] for i in strong]):.2f} ({len(strong)}); "
+              f"not negative but escalated at once {np.mean([at_once[i] for i in calm]):.3f}, "
+              f"counted negative {np.mean([counts[i] for i in calm]):.3f} ({len(calm)})")
 
 
 def cmd_score(args: argparse.Namespace) -> int:

@@ -93,17 +93,21 @@ class HandoffService:
         self.events_engine: AsyncEngine = create_async_engine(settings.events_db_url)
         self._deliver = asyncio.Event()
         self._lock = asyncio.Lock()   # one queue recomputation at a time
+        # Held by the feed and while a new ticket's transcript loads, so the feed never
+        # applies events to a ticket whose synced_ts is not set yet.
+        self._feed_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
 
     # Escalations ------------------------------------------------------------------------
 
     async def receive(self, payload: dict[str, Any]) -> tuple[Ticket, bool]:
-        ticket, created = await self.store.create(payload, utcnow())
-        if not created:
-            return ticket, False
-        log.info("ticket %d: %s escalated (%s)", ticket.id, ticket.conversation_id,
-                 ticket.reason)
-        await self._load_transcript(ticket, payload)
+        async with self._feed_lock:
+            ticket, created = await self.store.create(payload, utcnow())
+            if not created:
+                return ticket, False
+            log.info("ticket %d: %s escalated (%s)", ticket.id, ticket.conversation_id,
+                     ticket.reason)
+            await self._load_transcript(ticket, payload)
         await self._system(ticket, f"Escalated: {ticket.detail or REASON_TEXT.get(ticket.reason)}")
         await self.queue_changed()
         return ticket, True
@@ -148,6 +152,10 @@ class HandoffService:
     # The feed: Rasa's events, in order ----------------------------------------------------
 
     async def feed_once(self) -> int:
+        async with self._feed_lock:
+            return await self._feed_once()
+
+    async def _feed_once(self) -> int:
         cursor = await self.store.cursor()
         try:
             async with self.events_engine.connect() as conn:

@@ -78,7 +78,8 @@ def escalate(assistant: Assistant, sender: str, *before: str) -> None:
 
 
 def row(page: Page, ticket_id: int) -> Locator:
-    return page.locator(f'[data-testid="queue-item"][data-ticket-id="{ticket_id}"]')
+    return page.get_by_test_id("queue-list").locator(
+        f'[data-testid="queue-item"][data-ticket-id="{ticket_id}"]')
 
 
 def transcript_of(page: Page, kind: str) -> Locator:

@@ -50,10 +50,18 @@ def tickets_of(console: Console, conversation_id: str) -> list[dict[str, Any]]:
     return [t for t in console.queue() if t["conversation_id"] == conversation_id]
 
 
+def stored_tickets(folder: Path, conversation_id: str) -> int:
+    """Every ticket of the conversation in the handoff database, open or not."""
+    with sqlite3.connect(folder / "handoff.db") as conn:
+        return int(conn.execute("SELECT count(*) FROM tickets WHERE conversation_id = ?",
+                                (conversation_id,)).fetchone()[0])
+
+
 # --- a) the handoff service goes down and comes back -----------------------------------
 
 def test_an_outage_of_the_handoff_service_loses_and_doubles_nothing(tmp_path: Path) -> None:
-    stack = processes.start_stack(tmp_path, fixed_now=PINNED_NOW)
+    logs: list[str] = []
+    stack = processes.start_stack(tmp_path, fixed_now=PINNED_NOW, sink=logs.append)
     try:
         assistant = Assistant(stack.url, stack.token, tmp_path / "shop.db", stack)
         agent = assistant.console("outage-agent", "Anna")
@@ -87,6 +95,7 @@ def test_an_outage_of_the_handoff_service_loses_and_doubles_nothing(tmp_path: Pa
         assistant.wait_pushed(sender, lambda m: "in the queue" in m["text"])
         time.sleep(1.0)  # let the feed run over the same events a few more times
         assert len(tickets_of(agent, sender)) == 1
+        assert stored_tickets(tmp_path, sender) == 1
         assert customer_texts(agent, ticket["id"]) == expected
 
         # Claimed, then down again: the message sent meanwhile comes through the feed once.
@@ -105,9 +114,10 @@ def test_an_outage_of_the_handoff_service_loses_and_doubles_nothing(tmp_path: Pa
         assert status == 201
         pushed = assistant.wait_pushed(sender, lambda m: m["text"] == "Looking into it now.")
         assert pushed["agent_name"] == "Anna"
-        assert len(tickets_of(agent, sender)) == 1
+        assert stored_tickets(tmp_path, sender) == 1
     finally:
         stack.stop()
+    assert not [line for line in logs if "Traceback" in line], "\n".join(logs[-80:])
 
 
 # --- b) the escalation webhook -----------------------------------------------------------
@@ -230,13 +240,13 @@ def raw_call(console: Console, method: str, path: str, headers: dict[str, str],
 def login_status(console: Console, username: str, password: str) -> int:
     if not console.csrf:
         console.opener.open(console.base_url + "/console/login", timeout=30).read()
-        console.csrf = next(c.value for c in console.jar if c.name == "handoff_csrf")
+        console.csrf = cookie(console, "handoff_csrf")
     status, _ = console.call("POST", "/api/login", {"username": username, "password": password})
     return status
 
 
-def session_cookie(console: Console) -> str:
-    return next(c.value for c in console.jar if c.name == "handoff_session")
+def cookie(console: Console, name: str) -> str:
+    return next(c.value or "" for c in console.jar if c.name == name)
 
 
 def test_the_console_api_refuses_strangers(assistant: Assistant) -> None:
@@ -291,17 +301,17 @@ def test_login_is_refused_with_a_wrong_password_and_then_locked(assistant: Assis
 async def test_the_websocket_needs_a_session_and_the_same_origin(assistant: Assistant) -> None:
     url = assistant.handoff_url.replace("http://", "ws://") + "/api/ws"
     agent = assistant.console(f"ws-{uuid.uuid4().hex[:8]}", "Ws Checker")
-    cookie = {"Cookie": f"handoff_session={session_cookie(agent)}"}
+    session = {"Cookie": "handoff_session=" + cookie(agent, "handoff_session")}
     async with aiohttp.ClientSession() as http:
         for headers in ({}, {"Cookie": "handoff_session=forged"}):
             with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
                 await http.ws_connect(url, headers=headers)
             assert refused.value.status == 401
         with pytest.raises(aiohttp.WSServerHandshakeError) as foreign:
-            await http.ws_connect(url, headers=cookie, origin="http://evil.example")
+            await http.ws_connect(url, headers=session, origin="http://evil.example")
         assert foreign.value.status == 403
         # With the session and its own origin it connects and answers.
-        async with http.ws_connect(url, headers=cookie, origin=assistant.handoff_url) as ws:
+        async with http.ws_connect(url, headers=session, origin=assistant.handoff_url) as ws:
             await ws.send_str(json.dumps({"type": "ping"}))
             frames = []
             while True:

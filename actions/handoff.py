@@ -9,10 +9,16 @@ agent hands back, Rasa records the customer's messages without answering them.
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, SlotSet
+from rasa_sdk.events import (
+    ActionExecuted,
+    ActiveLoop,
+    ConversationPaused,
+    EventType,
+    SlotSet,
+)
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -58,7 +64,8 @@ class ActionHumanHandoff(Action):
             "language": lang,
             "reason": reason,
             "detail": DETAILS[reason],
-            "created_at": now.astimezone(UTC).isoformat(timespec="seconds"),
+            # Real time, not the shop's (pinnable) clock: it is compared with Rasa's events.
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "outside_hours": opening is not None,
             "agents_back_at": opening.isoformat(timespec="minutes") if opening else None,
             "agents_back_text": back_text,
@@ -79,4 +86,7 @@ class ActionHumanHandoff(Action):
         events: list[EventType] = [SlotSet(REASON_SLOT, None), SlotSet("unresolved_turns", 0.0)]
         if (tracker.active_loop or {}).get("name"):
             events += [ActiveLoop(None), SlotSet("requested_slot", None)]
-        return [*events, ConversationPaused()]
+        # Paused, Rasa stops predicting before its usual action_listen; logging it here
+        # leaves the conversation waiting for the customer as usual, so Rasa's built-in
+        # answers to /restart and the like still work during the handoff.
+        return [*events, ConversationPaused(), ActionExecuted("action_listen")]

@@ -20,6 +20,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -42,14 +43,24 @@ class EscalationPolicy(Policy):
               **kwargs: Any) -> Resource:
         return self._resource  # nothing to learn: the triggers are in the action server
 
+    def _just_handed_over(self, tracker: DialogueStateTracker) -> bool:
+        """The handoff ran in this turn: no customer message since it."""
+        for event in reversed(tracker.events):
+            if isinstance(event, UserUttered):
+                return False
+            if isinstance(event, ActionExecuted):
+                return event.action_name == self.action
+        return False
+
     def predict_action_probabilities(self, tracker: DialogueStateTracker, domain: Domain,
                                      rule_only_data: dict[str, Any] | None = None,
                                      **kwargs: Any) -> PolicyPrediction:
         result = self._default_predictions(domain)
         if self.action not in domain.action_names_or_texts:
             return self._prediction(result)
-        if tracker.latest_action_name == self.action:
-            # A person has the chat now (the action paused it): only listen.
+        if self._just_handed_over(tracker):
+            # A person has the chat now (the action paused it): only listen. A later
+            # message (a /restart, say) is a new turn for the other policies.
             result[domain.index_for_action(ACTION_LISTEN_NAME)] = 1.0
             return self._prediction(result)
         due = tracker.get_slot(self.slot) if self.slot in tracker.slots else None

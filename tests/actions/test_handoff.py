@@ -65,7 +65,8 @@ async def test_asking_for_a_person_escalates_with_the_whole_context(runtime: Run
         "I want a human now", "request_human", HISTORY, verified_order_id="ORB-104217",
         sentiment_trail=trail))
     assert [m["response"] for m in messages] == ["utter_handoff_queued"]
-    assert events[-1] == {"event": "pause", "timestamp": None}
+    assert [e["event"] for e in events[-2:]] == ["pause", "action"]
+    assert events[-1]["name"] == "action_listen"
     [row] = await runtime.require_outbox().pending()
     sent = json.loads(row.body)
     assert sent["reason"] == "customer_request" and sent["conversation_id"] == SENDER
@@ -86,7 +87,7 @@ async def test_a_trigger_mid_form_ends_the_job_and_says_sorry(runtime: Runtime) 
         "this is useless", "inform", in_form=True, escalation_reason="negative_sentiment"))
     assert [m["response"] for m in messages] == ["utter_handoff_sorry", "utter_handoff_queued"]
     kinds = [e["event"] for e in events]
-    assert "active_loop" in kinds and kinds[-1] == "pause"
+    assert "active_loop" in kinds and kinds[-2:] == ["pause", "action"]
     slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
     assert slots["escalation_reason"] is None
     [row] = await runtime.require_outbox().pending()

@@ -51,13 +51,19 @@ class ActionReadSentiment(Action):
         rt = await get_runtime()
         if rt.sentiment is None or rt.knowledge is None:
             return []
+        # Rasa may run the slot mappings twice for one message (a form starting, say).
+        message_id = str((tracker.latest_message or {}).get("message_id") or "")
+        earlier = sentiment_trail(tracker)
+        if message_id and earlier and earlier[-1].get("message_id") == message_id:
+            return []
         model, embedder = rt.sentiment, rt.knowledge.retriever.embedder
         [mood] = await rt.knowledge.run(model.score, embedder, [text[:MAX_SCORED_CHARS]])
         entry: SentimentEntry = {
             "text": text[:300], "label": mood.label, "score": round(mood.score, 4),
             "strong": mood.label == "negative" and mood.strong >= rt.settings.strong_negative,
-            "at": datetime.now(UTC).isoformat(timespec="seconds")}
-        trail = [*sentiment_trail(tracker), entry][-MAX_TRAIL:]
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "message_id": message_id}
+        trail = [*earlier, entry][-MAX_TRAIL:]
         events: list[EventType] = [SlotSet(SENTIMENT_SLOT, trail)]
         already = tracker.is_paused() or tracker.get_slot(REASON_SLOT)
         if not already and should_escalate(trail, rt.settings):

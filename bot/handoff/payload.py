@@ -27,6 +27,7 @@ class SentimentEntry(TypedDict):
     score: float         # probability of that label
     strong: bool         # strongly negative
     at: str
+    message_id: str      # the customer message it scores (each is scored once)
 
 
 class OrderItemInfo(TypedDict, total=False):

@@ -62,8 +62,11 @@ class EscalationPolicy(Policy):
             # A person has the chat now (the action paused it): only listen. A later
             # message (a /restart, say) is a new turn for the other policies.
             result[domain.index_for_action(ACTION_LISTEN_NAME)] = 1.0
-            return self._prediction(result)
+            return self._prediction(result, is_no_user_prediction=True)
         due = tracker.get_slot(self.slot) if self.slot in tracker.slots else None
         if due and not tracker.is_paused():
             result[domain.index_for_action(self.action)] = 1.0
+            # Like the RulePolicy's own loop predictions, this overrules predictions based
+            # on the user's message, so it also wins while a form is active.
+            return self._prediction(result, is_no_user_prediction=True)
         return self._prediction(result)

@@ -60,7 +60,8 @@ HISTORY = [
 
 async def test_asking_for_a_person_escalates_with_the_whole_context(runtime: Runtime) -> None:
     trail: list[SentimentEntry] = [{"text": "where is my order", "label": "neutral",
-                                    "score": 0.9, "strong": False, "at": "2026-11-23T10:00:00"}]
+                                    "score": 0.9, "strong": False, "at": "2026-11-23T10:00:00",
+                                    "message_id": "m1"}]
     messages, events = await run(ActionHumanHandoff(), tracker(
         "I want a human now", "request_human", HISTORY, verified_order_id="ORB-104217",
         sentiment_trail=trail))
@@ -109,7 +110,8 @@ async def test_outside_agent_hours_the_customer_is_told_when_and_may_leave_an_em
 
 
 def entry(label: str, score: float, strong: bool = False) -> SentimentEntry:
-    return {"text": "x", "label": label, "score": score, "strong": strong, "at": ""}
+    return {"text": "x", "label": label, "score": score, "strong": strong, "at": "",
+            "message_id": ""}
 
 
 @pytest.mark.parametrize(("trail", "expected"), [
@@ -157,6 +159,11 @@ async def test_calm_messages_grow_the_trail_without_escalating(mood_runtime: Run
         assert "escalation_reason" not in slots, text
         trail = slots["sentiment_trail"]
     assert [e["label"] for e in trail][:2] == ["neutral", "positive"]
+    # Rasa may run the slot mappings twice for one message: it is scored once.
+    again = tracker("where is my order?", "inform", sentiment_trail=trail)
+    again.latest_message["message_id"] = trail[-1]["message_id"] = "m-3"
+    _, events = await run(ActionReadSentiment(), again)
+    assert events == []
     # Buttons carry no mood; and while a person has the chat nothing escalates.
     _, events = await run(ActionReadSentiment(), tracker("/affirm", "affirm"))
     assert events == []

@@ -3,6 +3,7 @@ knowledge base: the real embedding model (built by `make setup`) over small fixt
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
@@ -149,7 +150,22 @@ def chromium_path() -> str:
 
 
 @pytest.fixture(scope="session")
-def browser(chromium_path: str) -> Iterator[Browser]:
-    """Headless Chromium (Playwright's sync API) for the session: use it from sync tests."""
+def browser_session(chromium_path: str) -> Iterator[Browser]:
+    """Headless Chromium (Playwright's sync API), started once for the session."""
     with servers.chromium_browser(chromium_path) as browser:
         yield browser
+
+
+@pytest.fixture
+def browser(browser_session: Browser) -> Iterator[Browser]:
+    """The session's Chromium, for a sync test.
+
+    Some Playwright calls (``page.on``) schedule work with ``asyncio.ensure_future`` outside
+    a call into Playwright; after asyncio tests have run, the main thread has no current
+    event loop, so Playwright's own loop is made current for the test, then unset again.
+    """
+    asyncio.set_event_loop(browser_session._loop)  # type: ignore[attr-defined]
+    try:
+        yield browser_session
+    finally:
+        asyncio.set_event_loop(None)

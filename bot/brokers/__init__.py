@@ -1,0 +1,1 @@
+"""Event brokers loaded by the Rasa server (they import only what Rasa's environment has)."""

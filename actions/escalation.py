@@ -8,7 +8,6 @@ slot, one action: every trigger escalates the same way, and tests can drive each
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -21,6 +20,7 @@ from bot.handoff.payload import (
     OrderRecordInfo,
     SentimentEntry,
     TranscriptEntry,
+    customer_text,
 )
 
 REASON_SLOT = "escalation_reason"
@@ -53,12 +53,6 @@ def _iso(timestamp: float | None) -> str:
     return moment.isoformat(timespec="seconds")
 
 
-def _user_text(event: dict[str, Any]) -> str:
-    text = str(event.get("text") or "")
-    if text.startswith("/"):
-        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name") or text[1:]
-        return f"[pressed a button: {intent}]"
-    return text
 
 
 def transcript(tracker: Tracker) -> list[TranscriptEntry]:
@@ -67,7 +61,7 @@ def transcript(tracker: Tracker) -> list[TranscriptEntry]:
     for event in tracker.events:
         kind = event.get("event")
         if kind == "user":
-            entries.append({"role": "customer", "text": _user_text(event)[:MAX_TEXT_CHARS],
+            entries.append({"role": "customer", "text": customer_text(event)[:MAX_TEXT_CHARS],
                             "at": _iso(event.get("timestamp")), "author": None})
         elif kind == "bot" and event.get("text"):
             meta = event.get("metadata") or {}

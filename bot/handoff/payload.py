@@ -6,7 +6,7 @@ This is the documented wire format (README, "Escalation webhook"); a shop that p
 
 from __future__ import annotations
 
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict
 
 REASONS = ("customer_request", "negative_sentiment", "unresolved", "form_failed",
            "lookup_locked", "lost_parcel", "needs_person")
@@ -75,3 +75,12 @@ class Escalation(TypedDict):
     sentiment_trail: list[SentimentEntry]
     order: OrderInfo | None   # the order verified in this conversation, if any
     transcript: list[TranscriptEntry]
+
+
+def customer_text(event: dict[str, Any]) -> str:
+    """What a Rasa ``user`` event shows a person: its text, or which button was pressed."""
+    text = str(event.get("text") or "")
+    if text.startswith("/"):
+        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name") or text[1:]
+        return f"[pressed a button: {intent}]"
+    return text

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.handoff.accounts import Accounts
 from bot.handoff.hub import Hub
+from bot.handoff.payload import customer_text
 from bot.handoff.rasa_client import RasaClient, RasaError
 from bot.handoff.settings import HandoffSettings
 from bot.handoff.store import (
@@ -63,14 +64,6 @@ class ActionError(Exception):
 
 def _moment(timestamp: float | None) -> datetime:
     return datetime.fromtimestamp(timestamp or 0, UTC)
-
-
-def _customer_text(event: dict[str, Any]) -> str:
-    raw = str(event.get("text") or "")
-    if raw.startswith("/"):
-        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name") or raw[1:]
-        return f"[pressed a button: {intent}]"
-    return raw[:MAX_TEXT_CHARS]
 
 
 def _is_cancel(event: dict[str, Any]) -> bool:
@@ -187,7 +180,8 @@ class HandoffService:
         kind = event.get("event")
         ts = float(event.get("timestamp") or 0)
         if kind == "user":
-            return await self.store.add_message(ticket.id, "customer", _customer_text(event),
+            return await self.store.add_message(ticket.id, "customer",
+                                                customer_text(event)[:MAX_TEXT_CHARS],
                                                 at=_moment(ts), event_ts=ts)
         if kind == "bot" and event.get("text"):
             meta = event.get("metadata") or {}

@@ -166,13 +166,15 @@ class HandoffService:
         if not rows:
             return 0
         open_tickets = await self.store.open_conversations()
-        for row_id, sender, data in rows:
+        for _row_id, sender, data in rows:
             ticket_id = open_tickets.get(sender)
             if ticket_id is not None:
                 ticket = await self.store.get(ticket_id)
                 if ticket is not None and ticket.status in OPEN:
                     await self._apply(ticket, json.loads(data))
-            await self.store.set_cursor(int(row_id))
+        # Once per batch, not per event: a batch read again after a crash records nothing
+        # twice (messages are keyed by their event time; the rest is idempotent).
+        await self.store.set_cursor(int(rows[-1][0]))
         return len(rows)
 
     async def _record(self, ticket: Ticket, event: dict[str, Any],
@@ -356,7 +358,7 @@ class HandoffService:
         now = utcnow()
         blocked: set[int] = set()
         sent = 0
-        for message in await self.store.undelivered(now):
+        for message in await self.store.undelivered():
             if message.ticket_id in blocked:
                 continue
             due = aware(message.next_attempt_at)

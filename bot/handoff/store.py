@@ -375,7 +375,7 @@ class TicketStore:
                                          .order_by(Message.created_at, Message.id))
             return list(rows)
 
-    async def undelivered(self, now: datetime) -> list[Message]:
+    async def undelivered(self) -> list[Message]:
         async with self.db.sessions() as session:
             rows = await session.scalars(select(Message).where(
                 Message.to_customer.is_(True), Message.delivered_at.is_(None))

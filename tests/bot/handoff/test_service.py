@@ -96,10 +96,10 @@ async def test_customer_messages_reach_the_ticket_in_order(
     assert len(await svc.store.messages(ticket.id)) == before
     assert await svc.feed_once() == 0
     # The customer was told their place; it waits for Rasa, which is down, and is kept.
-    pending = await svc.store.undelivered(datetime.now(UTC))
+    pending = await svc.store.undelivered()
     assert [m.text.split(".")[0] for m in pending] == ["You're number 1 in the queue for a person"]
     assert await svc.deliver_once() == 0
-    [still] = await svc.store.undelivered(datetime.now(UTC))
+    [still] = await svc.store.undelivered()
     assert still.attempts == 1 and "append events" in (still.last_error or "")
 
 
@@ -112,7 +112,7 @@ async def test_cancel_takes_the_customer_out_of_the_queue(
     left = await svc.store.get(ticket.id)
     assert left is not None and left.status == "abandoned"
     # The hand-back resumes the assistant for them.
-    resume = [m for m in await svc.store.undelivered(datetime.now(UTC)) if m.command]
+    resume = [m for m in await svc.store.undelivered() if m.command]
     assert [m.command for m in resume] == ["resume"]
     assert "back with the assistant" in resume[0].text
 
@@ -127,7 +127,7 @@ async def test_outside_hours_an_email_address_is_kept_for_the_agents(
     kept = await svc.store.get(ticket.id)
     assert kept is not None and kept.customer_email == "ivan.petrov@example.ru"
     # Outside hours nobody is told a queue position, but the e-mail is confirmed, in Russian.
-    texts = [m.text for m in await svc.store.undelivered(datetime.now(UTC))]
+    texts = [m.text for m in await svc.store.undelivered()]
     assert texts == ["Спасибо! Мы ответим на ivan.petrov@example.ru в течение 24 часов. "
                      "Вы также можете подождать здесь."]
 
@@ -139,7 +139,7 @@ async def test_queue_positions_are_told_when_they_change(
     first, _ = await svc.receive(escalation("q1"))
     second, _ = await svc.receive(escalation("q2"))
     await svc.claim(first.id, agent)
-    told = [(m.ticket_id, m.text) for m in await svc.store.undelivered(datetime.now(UTC))]
+    told = [(m.ticket_id, m.text) for m in await svc.store.undelivered()]
     assert (second.id, told[1][1]) in told and "number 2" in told[1][1]
     assert any(t == second.id and "You're next" in text for t, text in told)
     assert any(t == first.id and "Anna from our support team" in text for t, text in told)

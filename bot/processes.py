@@ -266,9 +266,13 @@ class Stack:
 
 def start_stack(folder: Path, fixed_now: str | None = None,
                 sink: Callable[[str], None] | None = None,
-                extra_env: Mapping[str, str] | None = None) -> Stack:
-    """Start the assistant on free loopback ports with SQLite files in ``folder``."""
-    action_port, rasa_port, handoff_port = free_port(), free_port(), free_port()
+                extra_env: Mapping[str, str] | None = None, rasa_port: int | None = None) -> Stack:
+    """Start the assistant on free loopback ports with SQLite files in ``folder``.
+
+    ``rasa_port`` fixes Rasa's port, for settings that must name it before it starts
+    (the Telegram webhook URL)."""
+    action_port, handoff_port = free_port(), free_port()
+    rasa_port = rasa_port or free_port()
     token = "local-" + os.urandom(12).hex()
     settings = {
         **handoff_env(folder, handoff_port, rasa_port, token, "test-" + os.urandom(16).hex()),

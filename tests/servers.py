@@ -4,7 +4,9 @@ installs (``make test`` runs it before pytest):
 * a throwaway PostgreSQL cluster: its own data folder in /tmp, loopback only, a free port,
   trust authentication, fsync off; stopped and deleted again at the end;
 * Debian's Chromium, driven by Playwright's sync API. Playwright never downloads a browser
-  here: it is always launched with ``executable_path``.
+  here: it is always launched with ``executable_path``;
+* the Telegram Bot API emulator (tests/telegram/emulator.js, on Node; its npm packages are
+  installed by the same script) on a free port.
 
 As root, ``initdb`` refuses to run, so the cluster then belongs to the ``postgres`` system
 user (created by the Debian package) and its commands run through ``runuser`` (or ``su``).
@@ -23,6 +25,8 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +43,7 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 POSTGRES_ROOT = Path("/usr/lib/postgresql")
+TELEGRAM_EMULATOR = Path(__file__).resolve().parent / "telegram" / "emulator.js"
 POSTGRES_TOOLS = ("initdb", "pg_ctl", "postgres", "createdb")
 
 
@@ -251,3 +256,63 @@ def chromium_browser(executable: str, *, args: list[str] | None = None) -> Itera
             playwright.stop()
         finally:
             asyncio.events._set_running_loop(None)
+
+
+# --- Telegram Bot API emulator ---------------------------------------------------------------
+
+@dataclass
+class TelegramEmulator:
+    """A running emulator; the bot's API base URL is ``url`` (``<url>/bot<token>/<method>``)."""
+
+    process: subprocess.Popen[str]
+    port: int
+    output: list[str]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_telegram_emulator(*, attempts: int = 3, timeout: float = 30) -> TelegramEmulator:
+    """Start tests/telegram/emulator.js on a free port; the caller must ``stop`` it."""
+    node = shutil.which("node")
+    if node is None:
+        raise ServerMissing("no `node` on PATH for the Telegram emulator: install Node.js 18+ "
+                            "(Debian: apt-get install nodejs npm)")
+    if not (TELEGRAM_EMULATOR.parent / "node_modules" / "telegram-test-api").is_dir():
+        raise ServerMissing(f"the emulator's npm packages are missing in "
+                            f"{TELEGRAM_EMULATOR.parent}: {INSTALL_HINT}")
+    for attempt in range(1, attempts + 1):  # the free port may be taken in between
+        port = free_port()
+        process = subprocess.Popen([node, str(TELEGRAM_EMULATOR), str(port)],
+                                   cwd=TELEGRAM_EMULATOR.parent, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True, bufsize=1)
+        output: list[str] = []
+        ready = threading.Event()
+
+        def pump(stream: Any, lines: list[str] = output, flag: threading.Event = ready) -> None:
+            for line in stream:
+                lines.append(line.rstrip())
+                if "telegram emulator ready" in line:
+                    flag.set()
+
+        threading.Thread(target=pump, args=(process.stdout,), daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while not ready.is_set() and process.poll() is None and time.monotonic() < deadline:
+            ready.wait(0.1)
+        emulator = TelegramEmulator(process, port, output)
+        if ready.is_set():
+            return emulator
+        emulator.stop()
+        if attempt == attempts:
+            raise RuntimeError("the Telegram emulator did not start:\n" + "\n".join(output))
+    raise AssertionError("unreachable")

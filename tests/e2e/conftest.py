@@ -1,4 +1,5 @@
-"""The real Rasa server and action server on free loopback ports, for the whole session.
+"""The real Rasa server and action server on free loopback ports, for the whole session,
+with the Telegram Bot API emulator that the Telegram channel talks to.
 
 Both run from their own environments with their own databases in a temporary folder and
 the clock pinned (ASSISTANT_FIXED_NOW), so answers are the same on every run. The model
@@ -23,6 +24,8 @@ from typing import Any
 import pytest
 
 from bot import processes
+from tests.e2e.telegram_client import Telegram
+from tests.servers import start_telegram_emulator
 
 PINNED_NOW = "2026-11-23T10:00:00+00:00"  # Monday, 11:00 in Berlin
 
@@ -104,6 +107,7 @@ class Assistant:
     shop_db: Path
     stack: processes.Stack | None = None
     agents: dict[str, str] = field(default_factory=dict)
+    telegram: Telegram | None = None  # the bot's settings and the Bot API emulator
 
     @property
     def handoff_url(self) -> str:
@@ -187,8 +191,15 @@ class Assistant:
 def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
     folder = tmp_path_factory.mktemp("assistant")
     logs: list[str] = []
-    stack = processes.start_stack(folder, fixed_now=PINNED_NOW, sink=logs.append)
-    yield Assistant(stack.url, stack.token, folder / "shop.db", stack)
-    stack.stop()
+    emulator = start_telegram_emulator()  # Telegram's Bot API, for the Telegram channel
+    try:
+        rasa_port = processes.free_port()
+        telegram = Telegram.for_rasa_port(emulator.url, rasa_port)
+        stack = processes.start_stack(folder, fixed_now=PINNED_NOW, sink=logs.append,
+                                      extra_env=telegram.env(), rasa_port=rasa_port)
+        yield Assistant(stack.url, stack.token, folder / "shop.db", stack, telegram=telegram)
+        stack.stop()
+    finally:
+        emulator.stop()
     tracebacks = [line for line in logs if "Traceback" in line]
     assert not tracebacks, "a server logged a traceback:\n" + "\n".join(logs[-80:])

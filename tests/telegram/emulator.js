@@ -15,6 +15,10 @@
 //   {update_id, webhook_status}; the package answers before delivering.
 // * POST /sendUpdate {botToken, update} delivers a raw update (edited_message,
 //   my_chat_member, a repeated update_id...) through the same webhook path.
+// * GET/POST /bot<token>/getWebhookInfo answers like Telegram (url, allowed_updates), so
+//   a client can wait until the bot has registered its webhook.
+// * The message a bot method returns has its `date` in seconds, as Telegram's has (the
+//   package gives milliseconds, which aiogram cannot read as a date).
 // * Stored messages are kept for an hour instead of a minute, for long test sessions.
 // Prints one line `telegram emulator ready on http://127.0.0.1:<port>` when it listens and
 // stops on SIGTERM or SIGINT.
@@ -93,6 +97,12 @@ TelegramServer.prototype.addUserUpdate = async function addUserUpdate(update) {
   return updateId;
 };
 
+const addBotMessage = TelegramServer.prototype.addBotMessage;
+TelegramServer.prototype.addBotMessage = function addBotMessageInSeconds(rawMessage, botToken) {
+  const message = addBotMessage.call(this, rawMessage, botToken);
+  return { ...message, date: Math.floor(message.date / 1000) };
+};
+
 function clientRoutes(app, server) {
   const answer = (res, update) => res.json({
     ok: true, result: { update_id: update.updateId, webhook_status: update.webhookStatus },
@@ -124,6 +134,18 @@ function clientRoutes(app, server) {
     }
     server.emit('AddedUserCallbackQuery');
     answer(res, update);
+  });
+  app.all('/bot:token/getWebhookInfo', (req, res) => {
+    const webhook = server.webhooks[req.params.token];
+    res.json({
+      ok: true,
+      result: {
+        url: webhook ? webhook.url : '',
+        has_custom_certificate: false,
+        pending_update_count: 0,
+        ...(webhook && allowedUpdates(webhook) ? { allowed_updates: allowedUpdates(webhook) } : {}),
+      },
+    });
   });
   app.post('/sendUpdate', async (req, res) => {
     const { botToken, update } = req.body || {};

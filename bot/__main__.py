@@ -49,6 +49,7 @@ def runtime_env(action_port: int, rasa_port: int = 5005, handoff_port: int = 505
         "TRACKER_DB": str(VAR / "tracker.db"),
         **p.handoff_env(VAR, handoff_port, rasa_port, token,
                         local_secret("HANDOFF_WEBHOOK_SECRET", "handoff-webhook-secret")),
+        "WIDGET_SESSION_SECRET": local_secret("WIDGET_SESSION_SECRET", "widget-session-secret"),
     }
     return p.base_env({k: os.environ.get(k, v) for k, v in defaults.items()})
 
@@ -77,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         children.append(p.start_handoff(args.handoff_port, env))
         log(f"agent console: http://127.0.0.1:{args.handoff_port}/console (accounts: "
             "python -m bot agent add <username> --name <name>)")
+        log(f"website widget on a demo shop page: http://127.0.0.1:{args.port}/webhooks/widget/demo")
         log(f"assistant up: POST http://127.0.0.1:{args.port}/webhooks/rest/webhook "
             '{"sender": "me", "message": "hi"}; Ctrl-C stops')
         while all(child.alive() for child in children):

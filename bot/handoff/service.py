@@ -238,7 +238,8 @@ class HandoffService:
             raise ActionError(str(exc)) from exc
         await self._system(ticket, f"{agent.display_name} took the chat.")
         await self._to_customer(ticket, "system", self.strings.text(
-            ticket.language, "agent_joined", agent=agent.display_name))
+            ticket.language, "agent_joined", agent=agent.display_name),
+            status={"state": "with_agent", "agent_name": agent.display_name})
         await self.queue_changed()
         return ticket
 
@@ -279,7 +280,8 @@ class HandoffService:
         await self._system(moved, f"{agent.display_name} transferred the chat to "
                                   f"{target.display_name}.")
         await self._to_customer(moved, "system", self.strings.text(
-            moved.language, "transferred", agent=target.display_name))
+            moved.language, "transferred", agent=target.display_name),
+            status={"state": "with_agent", "agent_name": target.display_name})
         await self.queue_changed()
         return moved
 
@@ -290,7 +292,8 @@ class HandoffService:
             raise ActionError("The chat changed meanwhile; refresh and try again.")
         await self._system(released, f"{agent.display_name} put the chat back in the queue.")
         await self._to_customer(released, "system",
-                                self.strings.text(released.language, "released"))
+                                self.strings.text(released.language, "released"),
+                                status={"state": "queued"})
         await self.queue_changed()
         return released
 
@@ -302,7 +305,8 @@ class HandoffService:
         await self._system(resolved, f"{agent.display_name} resolved the chat and handed it "
                                      "back to the assistant.")
         await self._to_customer(resolved, "system", self.strings.text(
-            resolved.language, "handback", agent=agent.display_name), command="resume")
+            resolved.language, "handback", agent=agent.display_name), command="resume",
+            status={"state": "assistant"})
         await self.queue_changed()
         return resolved
 
@@ -314,7 +318,8 @@ class HandoffService:
         if left.status == "abandoned":
             # Whoever comes back finds the assistant answering again.
             await self._to_customer(left, "system", self.strings.text(
-                left.language, say or "cancelled"), command="resume")
+                left.language, say or "cancelled"), command="resume",
+                status={"state": "assistant"})
         await self.queue_changed()
 
     # Messages out ------------------------------------------------------------------------
@@ -325,9 +330,11 @@ class HandoffService:
             await self._announce(message)
 
     async def _to_customer(self, ticket: Ticket, kind: str, body: str,
-                           author: str | None = None, command: str | None = None) -> Message:
+                           author: str | None = None, command: str | None = None,
+                           status: dict[str, Any] | None = None) -> Message:
         message = await self.store.add_message(ticket.id, kind, body, author=author,
-                                               to_customer=True, command=command)
+                                               to_customer=True, command=command,
+                                               status=status)
         assert message is not None
         await self._announce(message)
         self._deliver.set()
@@ -340,6 +347,8 @@ class HandoffService:
     def _events_for(self, message: Message, ticket: Ticket) -> list[dict[str, Any]]:
         meta = {"from": "agent" if message.kind == "agent" else "system",
                 "agent_name": message.author, "handoff_message_id": message.id}
+        if message.status_json:
+            meta["status"] = json.loads(message.status_json)
         bot = {"event": "bot", "text": message.text, "metadata": meta}
         if message.command != "resume":
             return [bot]
@@ -409,7 +418,8 @@ class HandoffService:
                     key = "queue_update"
                 await self.store.update_fields(ticket.id, last_position=position)
                 await self._to_customer(ticket, "system", self.strings.text(
-                    ticket.language, key, position=position, minutes=minutes))
+                    ticket.language, key, position=position, minutes=minutes),
+                    status={"state": "queued", "position": position, "minutes": minutes})
         await self.hub.broadcast({"type": "queue"})
 
     async def sweep(self) -> None:

@@ -23,7 +23,9 @@ from sqlalchemy import (
     String,
     Text,
     func,
+    inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -135,6 +137,9 @@ class Message(Base):
     # Outbound to the customer's channel (agent replies, queue notices, the hand-back).
     to_customer: Mapped[bool] = mapped_column(Boolean, default=False)
     command: Mapped[str | None] = mapped_column(String(16), nullable=True)  # "resume"
+    # Where the customer's request stands after this message (JSON: state, position,
+    # minutes, agent_name); channels that can show it (the widget) do.
+    status_json: Mapped[str | None] = mapped_column(Text, nullable=True)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
                                                           nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -172,9 +177,22 @@ def open_database(url: str) -> Database:
     return Database(engine, async_sessionmaker(engine, expire_on_commit=False))
 
 
+def _column_names(sync: Any, table: str) -> set[str]:
+    return {column["name"] for column in inspect(sync).get_columns(table)}
+
+
+# Columns added after a table first shipped: (table, column, SQL type). create_all makes
+# missing tables only, so these are added to older databases here.
+ADDED_COLUMNS = (("messages", "status_json", "TEXT"),)
+
+
 async def create_schema(db: Database) -> None:
     async with db.engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
+        for table, column, sql_type in ADDED_COLUMNS:
+            present = await conn.run_sync(_column_names, table)
+            if column not in present:
+                await conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))
 
 
 def queue_key(created: datetime, priority: int, step: float) -> float:
@@ -352,7 +370,8 @@ class TicketStore:
     async def add_message(self, ticket_id: int, kind: str, text: str, *,
                           author: str | None = None, at: datetime | None = None,
                           event_ts: float | None = None, to_customer: bool = False,
-                          command: str | None = None) -> Message | None:
+                          command: str | None = None,
+                          status: dict[str, Any] | None = None) -> Message | None:
         """Record a message; None if a feed event with that timestamp is already there."""
         async with self.db.sessions.begin() as session:
             if event_ts is not None:
@@ -365,6 +384,7 @@ class TicketStore:
             message = Message(ticket_id=ticket_id, kind=kind, author=author, text=text,
                               created_at=at or now, event_ts=event_ts, to_customer=to_customer,
                               command=command, attempts=0,
+                              status_json=json.dumps(status) if status else None,
                               next_attempt_at=now if to_customer else None)
             session.add(message)
         return message

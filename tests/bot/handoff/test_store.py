@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.handoff.accounts import Accounts
-from bot.handoff.store import ClaimError, TicketStore
+from bot.handoff.store import ClaimError, TicketStore, create_schema, open_database
 from tests.bot.handoff.conftest import make_agent
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -115,3 +118,35 @@ async def test_pickup_times_feed_the_expected_wait(store: TicketStore,
     ticket, _ = await store.create(escalation(1), T0)
     await store.claim(ticket.id, anna, T0 + timedelta(seconds=90))
     assert await store.recent_pickup_seconds() == [90.0]
+
+
+async def test_a_message_keeps_the_status_it_tells_the_customer(store: TicketStore) -> None:
+    ticket, _ = await store.create(escalation(7), T0)
+    status = {"state": "queued", "position": 2, "minutes": 4}
+    message = await store.add_message(ticket.id, "system", "You're number 2",
+                                      to_customer=True, status=status)
+    plain = await store.add_message(ticket.id, "agent", "Hello", author="Anna", to_customer=True)
+    assert message is not None and plain is not None
+    stored = {m.id: m for m in await store.messages(ticket.id)}
+    assert json.loads(stored[message.id].status_json or "null") == status
+    assert stored[plain.id].status_json is None
+
+
+async def test_an_older_database_gets_the_new_columns(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:  # the messages table as issue 4 shipped it
+        conn.execute("CREATE TABLE messages (id INTEGER PRIMARY KEY, ticket_id INTEGER, "
+                     "kind VARCHAR(16), author VARCHAR(120), text TEXT, created_at DATETIME, "
+                     "event_ts FLOAT, to_customer BOOLEAN, command VARCHAR(16), "
+                     "delivered_at DATETIME, attempts INTEGER, next_attempt_at DATETIME, "
+                     "last_error TEXT)")
+        conn.execute("INSERT INTO messages (ticket_id, kind, text) VALUES (1, 'agent', 'kept')")
+    database = open_database(f"sqlite+aiosqlite:///{path}")
+    await create_schema(database)
+    await create_schema(database)  # and again: nothing left to add
+    await database.engine.dispose()
+    with sqlite3.connect(path) as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(messages)")}
+        kept = conn.execute("SELECT text, status_json FROM messages").fetchall()
+    assert "status_json" in columns
+    assert kept == [("kept", None)]

@@ -29,6 +29,19 @@ from sanic.response import HTTPResponse
 log = logging.getLogger(__name__)
 
 SENDER_RE = re.compile(r"^[\w.:@+-]{1,128}$")
+# Conversation ids of the other channels: REST may neither write to nor read from them
+# (a Telegram chat id is easy to guess; the widget's ids are the widget's to give out).
+RESERVED_PREFIXES = ("web-", "tg-")
+
+
+def sender_problem(sender: object) -> str | None:
+    """Why ``sender`` cannot be a REST conversation id, or None if it can."""
+    if not isinstance(sender, str) or not SENDER_RE.match(sender):
+        return "'sender' is required: 1 to 128 letters, digits or . _ - : @ +"
+    if sender.lower().startswith(RESERVED_PREFIXES):
+        return (f"'sender' must not start with {' or '.join(RESERVED_PREFIXES)}: those are "
+                "the website widget's and Telegram's conversations")
+    return None
 MAX_MESSAGE_CHARS = 4000
 MAX_WAIT_SECONDS = 25.0
 POLL_SECONDS = 0.25
@@ -64,9 +77,9 @@ def parse(request: Request) -> tuple[dict[str, Any] | None, HTTPResponse | None]
                                 '{"sender": "<conversation id>", "message": "<text>"}')
     if not isinstance(body, dict):
         return None, error(400, "the request body must be a JSON object")
-    sender = body.get("sender")
-    if not isinstance(sender, str) or not SENDER_RE.match(sender):
-        return None, error(400, "'sender' is required: 1 to 128 letters, digits or . _ - : @ +")
+    problem = sender_problem(body.get("sender"))
+    if problem:
+        return None, error(400, problem)
     message = body.get("message")
     if not isinstance(message, str):
         return None, error(400, "'message' is required and must be a string")
@@ -95,8 +108,9 @@ class StrictRestInput(RestInput):
         @hook.route("/messages", methods=["GET"])
         async def messages(request: Request) -> HTTPResponse:
             sender = request.args.get("sender", "")
-            if not SENDER_RE.match(sender):
-                return error(400, "'sender' is required: the conversation id")
+            problem = sender_problem(sender)
+            if problem:
+                return error(400, problem)
             try:
                 after = float(request.args.get("after", "0") or 0)
                 wait = min(MAX_WAIT_SECONDS, max(0.0, float(request.args.get("wait", "0") or 0)))

@@ -189,7 +189,7 @@ class WidgetInput(SocketIOInput):
         finally:
             await sio.emit("typing", {"on": False}, room=conversation)
 
-    async def _session_request(self, sid: str, data: Any) -> None:
+    async def _session_request(self, sid: str, data: Any = None, *_: Any) -> None:
         sio = self._sio()
         data = data if isinstance(data, dict) else {}
         session = await sio.get_session(sid)
@@ -213,7 +213,7 @@ class WidgetInput(SocketIOInput):
         await sio.emit("session_confirm", {"token": token, "fresh": fresh,
                                            "history": past}, to=sid)
 
-    async def _handle_message(self, sid: str, data: Any) -> dict[str, Any]:
+    async def _handle_message(self, sid: str, data: Any = None, *_: Any) -> dict[str, Any]:
         sio = self._sio()
         session = await sio.get_session(sid)
         conversation = session.get("conversation")

@@ -81,6 +81,9 @@ def customer_text(event: dict[str, Any]) -> str:
     """What a Rasa ``user`` event shows a person: its text, or which button was pressed."""
     text = str(event.get("text") or "")
     if text.startswith("/"):
+        display = (event.get("metadata") or {}).get("display")
+        if isinstance(display, str) and display.strip():  # the button's title (widget, Telegram)
+            return f"[pressed a button: {display.strip()}]"
         intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name") or text[1:]
         return f"[pressed a button: {intent}]"
     return text

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -192,6 +194,10 @@ def test_ukrainian_is_told_apart_from_russian(assistant: Assistant) -> None:
         (json.dumps({"sender": "e2e bad", "message": "hi"}).encode(), 400, "'sender'"),
         (json.dumps(["sender", "message"]).encode(), 400, "JSON object"),
         (json.dumps({"sender": "e2e-bad", "message": 42}).encode(), 400, "'message'"),
+        # Other channels' conversations are not REST's to write to.
+        (json.dumps({"sender": "tg-12345", "message": "hi"}).encode(), 400, "must not start"),
+        (json.dumps({"sender": "web-" + "0" * 32, "message": "hi"}).encode(), 400,
+         "must not start"),
     ],
 )
 def test_bad_requests_get_a_clear_4xx(assistant: Assistant, body: bytes, status: int,
@@ -199,6 +205,15 @@ def test_bad_requests_get_a_clear_4xx(assistant: Assistant, body: bytes, status:
     code, reply = assistant.post(body)
     assert code == status
     assert error in reply["error"]
+
+
+@pytest.mark.parametrize("sender", ["tg-12345", "WEB-" + "0" * 32])
+def test_the_long_poll_does_not_read_other_channels(assistant: Assistant, sender: str) -> None:
+    url = f"{assistant.url}/webhooks/rest/messages?sender={sender}&wait=0"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url, timeout=10)
+    assert refused.value.code == 400
+    assert "must not start" in json.loads(refused.value.read())["error"]
 
 
 def test_odd_messages_get_a_clear_reply(assistant: Assistant) -> None:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, from Debian, the servers that the tests start themselves (tests/servers.py):
 # Chromium for the Playwright browser tests (nothing downloads a browser at run time) and
-# PostgreSQL for throwaway clusters. Idempotent: when both are present apt is not touched.
+# PostgreSQL for throwaway clusters, Redis for the widget's several-process test.
+# Idempotent: when all are present apt is not touched.
 # Also the Telegram Bot API emulator's npm packages (tests/telegram), from its lock, when
 # they are missing or older than the lock (needs node and npm).
 # `apt-get update` runs only when the package lists are empty or an install fails without it.
@@ -31,6 +32,7 @@ else
 fi
 
 have_chromium() { [ -x /usr/bin/chromium ]; }
+have_redis() { [ -x /usr/bin/redis-server ]; }
 have_postgresql() {
     local bin
     for bin in /usr/lib/postgresql/*/bin; do
@@ -44,11 +46,12 @@ have_postgresql() {
 missing_packages() {
     have_chromium || printf 'chromium '
     have_postgresql || printf 'postgresql '
+    have_redis || printf 'redis-server '
 }
 
 read -r -a missing <<< "$(missing_packages)"
 if [ "${#missing[@]}" -eq 0 ]; then
-    echo "test servers: chromium and postgresql already installed; apt not run"
+    echo "test servers: chromium, postgresql and redis-server already installed; apt not run"
     exit 0
 fi
 

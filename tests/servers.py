@@ -316,3 +316,57 @@ def start_telegram_emulator(*, attempts: int = 3, timeout: float = 30) -> Telegr
         if attempt == attempts:
             raise RuntimeError("the Telegram emulator did not start:\n" + "\n".join(output))
     raise AssertionError("unreachable")
+
+
+# --- Redis -----------------------------------------------------------------------------------
+
+@dataclass
+class RedisServer:
+    """A throwaway Redis on loopback: no persistence, gone when stopped."""
+
+    process: subprocess.Popen[str]
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_redis(*, attempts: int = 3, timeout: float = 15) -> RedisServer:
+    """Debian's redis-server on a free port; the caller must ``stop`` it."""
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    if not Path(binary).exists():
+        raise ServerMissing(f"redis-server is not installed: {INSTALL_HINT}")
+    for attempt in range(1, attempts + 1):  # the free port may be taken in between
+        port = free_port()
+        process = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--daemonize", "no", "--dir", tempfile.gettempdir()],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, text=True)
+        server = RedisServer(process, port)
+        deadline = time.monotonic() + timeout
+        while process.poll() is None and time.monotonic() < deadline:
+            if server.ping():
+                return server
+            time.sleep(0.1)
+        server.stop()
+        if attempt == attempts:
+            raise RuntimeError(f"redis-server did not start on port {port}")
+    raise AssertionError("unreachable")

@@ -59,6 +59,9 @@ RETRY_FIRST_SECONDS = 2.0
 RETRY_MAX_SECONDS = 300.0
 RETRY_AFTER_MAX_SECONDS = 30
 OFFERED_LOOKBACK_EVENTS = 60
+# aiohttp's words for a request on a kept-alive connection the server had closed: the
+# request was not taken, so sending it again cannot double a message.
+STALE_CONNECTION = ("Can not write request body", "ServerDisconnectedError")
 
 
 def error(status: int, message: str) -> HTTPResponse:
@@ -105,22 +108,33 @@ class TelegramChannelOutput(TelegramOutput):
 
     async def _call(self, what: str, method: Callable[..., Awaitable[Any]], *args: Any,
                     **kwargs: Any) -> None:
-        """One Bot API call. Flood control is waited out once; a chat that cannot receive
-        (blocked bot, unknown chat) is logged and skipped; network trouble is raised, so
-        the handoff relay delivers the message again later."""
-        try:
+        """One Bot API call. Flood control is waited out once, and a request that never
+        left (a kept-alive connection the server had just closed) is sent once more; a
+        chat that cannot receive (blocked bot, unknown chat) is logged and skipped; other
+        network trouble is raised, so the handoff relay delivers the message again later."""
+        retried = False
+        while True:
             try:
                 await method(*args, **kwargs)
+                return
             except tg.RetryAfter as exc:
+                if retried:
+                    raise
                 await asyncio.sleep(min(int(exc.timeout), RETRY_AFTER_MAX_SECONDS))
-                await method(*args, **kwargs)
-        except (tg.Unauthorized, tg.BadRequest, tg.NotFound) as exc:
-            log.warning("Telegram %s to chat %s refused: %s", what, args[0], exc)
+            except tg.NetworkError as exc:
+                if retried or not any(sign in str(exc) for sign in STALE_CONNECTION):
+                    raise
+                log.debug("Telegram %s: stale connection (%s), sending again", what, exc)
+            except (tg.Unauthorized, tg.BadRequest, tg.NotFound) as exc:
+                log.warning("Telegram %s to chat %s refused: %s", what, args[0], exc)
+                return
+            retried = True
 
     async def answer_button(self, callback_query_id: str) -> None:
         """Stops the spinner on the pressed button; a failure only costs the spinner."""
         try:
-            await self.answer_callback_query(callback_query_id)
+            await self._call("answerCallbackQuery", self.answer_callback_query,
+                             callback_query_id)
         except (TimeoutError, tg.TelegramAPIError, OSError) as exc:
             log.warning("Telegram answerCallbackQuery %s failed: %s", callback_query_id, exc)
 

@@ -107,12 +107,19 @@ class Telegram:
                      raw: bytes | None = None) -> tuple[int, Any]:
         """POST straight to the bot's webhook, as someone other than the emulator would.
         ``secret=""`` sends the right secret, ``None`` none at all."""
+        body = raw if raw is not None else json.dumps(update).encode()
+        return self._post_to_bot(self.webhook_url, body, secret)
+
+    def set_webhook(self, secret: str | None = "") -> tuple[int, Any]:
+        """``POST /webhooks/telegram/set_webhook``: register the webhook again, on demand."""
+        url = self.webhook_url.rsplit("/", 1)[0] + "/set_webhook"
+        return self._post_to_bot(url, b"", secret)
+
+    def _post_to_bot(self, url: str, body: bytes, secret: str | None) -> tuple[int, Any]:
         headers = {"Content-Type": "application/json"}
         if secret is not None:
             headers[SECRET_HEADER] = secret or self.secret
-        body = raw if raw is not None else json.dumps(update).encode()
-        request = urllib.request.Request(self.webhook_url, data=body, headers=headers,
-                                         method="POST")
+        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
                 return response.status, json.loads(response.read() or b"null")

@@ -5,7 +5,7 @@ SVC := .venv-services/bin/python
 export RASA_TELEMETRY_ENABLED := false
 
 .PHONY: setup run test lint validate train knowledge conversation-tests eval-nlu eval-knowledge eval-sentiment \
-	bench-latency bench-knowledge bench-handoff bench-widget clean
+	bench-latency bench-knowledge bench-handoff bench-telegram bench-widget clean
 
 setup:  ## create/update both virtual environments from the locks, seed the demo shop
 	$(PYTHON) scripts/setup.py
@@ -46,6 +46,9 @@ bench-latency:  ## REST round-trip latency of a message that runs a custom actio
 
 bench-handoff:  ## escalation -> agent console, agent reply -> customer (p50/p95)
 	$(SVC) bench/handoff_latency.py
+
+bench-telegram:  ## Telegram update -> bot reply stored by the Bot API emulator (p50/p95/max)
+	$(SVC) bench/telegram_latency.py
 
 bench-widget:  ## Enter -> answer bubble in the real widget in headless Chromium (p50/p95)
 	$(SVC) bench/widget_latency.py

@@ -282,8 +282,9 @@ class TelegramEmulator:
                 self.process.wait()
 
 
-def start_telegram_emulator(*, attempts: int = 3, timeout: float = 30) -> TelegramEmulator:
-    """Start tests/telegram/emulator.js on a free port; the caller must ``stop`` it."""
+def start_telegram_emulator(*, port: int | None = None, attempts: int = 3,
+                            timeout: float = 30) -> TelegramEmulator:
+    """Start tests/telegram/emulator.js on ``port`` or a free one; the caller must ``stop`` it."""
     node = shutil.which("node")
     if node is None:
         raise ServerMissing("no `node` on PATH for the Telegram emulator: install Node.js 18+ "
@@ -292,8 +293,8 @@ def start_telegram_emulator(*, attempts: int = 3, timeout: float = 30) -> Telegr
         raise ServerMissing(f"the emulator's npm packages are missing in "
                             f"{TELEGRAM_EMULATOR.parent}: {INSTALL_HINT}")
     for attempt in range(1, attempts + 1):  # the free port may be taken in between
-        port = free_port()
-        process = subprocess.Popen([node, str(TELEGRAM_EMULATOR), str(port)],
+        chosen = port or free_port()
+        process = subprocess.Popen([node, str(TELEGRAM_EMULATOR), str(chosen)],
                                    cwd=TELEGRAM_EMULATOR.parent, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, text=True, bufsize=1)
         output: list[str] = []
@@ -309,7 +310,7 @@ def start_telegram_emulator(*, attempts: int = 3, timeout: float = 30) -> Telegr
         deadline = time.monotonic() + timeout
         while not ready.is_set() and process.poll() is None and time.monotonic() < deadline:
             ready.wait(0.1)
-        emulator = TelegramEmulator(process, port, output)
+        emulator = TelegramEmulator(process, chosen, output)
         if ready.is_set():
             return emulator
         emulator.stop()

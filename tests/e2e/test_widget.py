@@ -28,7 +28,7 @@ from tests.e2e.widget_page import (
 )
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, WebSocketRoute
 
     from tests.e2e.conftest import Assistant
 
@@ -288,6 +288,65 @@ def test_going_offline_loses_and_duplicates_nothing(browser: Browser,
         visitor.reload()
         expect(visitor.messages()).to_have_count(len(shown), timeout=WAIT_MS)
         assert visitor.ids() == shown
+    finally:
+        context.close()
+
+
+def test_a_lost_acknowledgement_costs_no_message(browser: Browser,
+                                                 assistant: Assistant) -> None:
+    """The server takes a message but its ack never arrives: first the socket drops (the
+    history after reconnecting shows the message), then the ack is only lost (the widget
+    sends it again with the same client_id after its timeout; the server takes it once)."""
+    frames: list[str] = []
+    lose = {"ack": False, "drop": False}
+
+    def relay(page_side: WebSocketRoute) -> None:
+        server_side = page_side.connect_to_server()
+
+        def to_server(message: str | bytes) -> None:
+            if isinstance(message, str) and '"user_uttered"' in message:
+                frames.append(message)
+            server_side.send(message)
+
+        def to_page(message: str | bytes) -> None:
+            if lose["ack"] and isinstance(message, str) and message.startswith("43"):
+                lose["ack"] = False
+                if lose["drop"]:
+                    page_side.close(code=1006)
+                    server_side.close()
+                return
+            page_side.send(message)
+
+        page_side.on_message(to_server)
+        server_side.on_message(to_page)
+
+    context = browser.new_context(viewport=DESKTOP)
+    try:
+        visitor = WidgetPage(context.new_page(), assistant.url)
+        visitor.page.route_web_socket(re.compile(r"/socket\.io/"), relay)
+        visitor.goto()
+        visitor.open()
+        visitor.reply_to("hello", "How can I help")
+
+        lose.update(ack=True, drop=True)
+        visitor.reply_to("where is my order?", "order number")
+        visitor.connected()
+        visitor.wait_sent()
+
+        lose.update(ack=True, drop=False)
+        visitor.say("ORB 104388")
+        expect(visitor.messages("bot").filter(has_text="e-mail address"))\
+            .to_have_count(1, timeout=WAIT_MS)
+        pending = visitor.messages("user").last
+        expect(pending).to_have_attribute("data-state", "sent", timeout=WAIT_MS)
+        resent = [f for f in frames if "ORB 104388" in f]
+        ids = {re.search(r'"client_id":"([^"]+)"', f).group(1) for f in resent}  # type: ignore[union-attr]
+        assert len(resent) == 2 and ids == {pending.get_attribute("data-id")}
+
+        said = user_texts(assistant, visitor.conversation_id())
+        assert said == ["hello", "where is my order?", "ORB 104388"]
+        assert visitor.texts("user") == said
+        visitor.assert_clean()
     finally:
         context.close()
 

@@ -7,7 +7,6 @@ stores what the bot sends; the agent works in the real handoff service's console
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -87,11 +86,10 @@ def test_order_buttons_and_a_person_over_telegram(assistant: Assistant, telegram
     assert pressed["metadata"]["telegram_user"]["first_name"] == "Olga"
     assert pressed["input_channel"] == "telegram"
     assert pressed["message_id"].startswith("tg-")
-    done = "\n".join(m.shown for m in user.press("Yes, create it"))
-    rma = re.search(r"RMA-\d{6}", done)
-    assert rma is not None, done
-    assert assistant.shop_rows("SELECT order_id, sku, reason FROM returns WHERE rma = ?",
-                               rma.group(0)) == [("ORB-104217", "AC-CASE-N7", "changed_mind")]
+    # "No": the shared demo shop keeps the item returnable for the other tests.
+    declined = "\n".join(m.shown for m in user.press("No"))
+    assert declined and "RMA-" not in declined
+    assert user_events(assistant, user)[-1]["text"] == "/deny"
 
     # Track the order the customer has proved is theirs.
     assert "delivered on 15 November 2026" in user.texts("where is my order?")

@@ -342,14 +342,18 @@
           host.style.setProperty(property, value);
         }
       }
-      if (colors.primary && !colors.primaryText && CSS.supports("color", String(colors.primary))) {
-        host.style.setProperty("--sc-on-primary", readableOn(String(colors.primary)));
+      if (colors.primary && CSS.supports("color", String(colors.primary))) {
+        const onPrimary = readableOn(String(colors.primary));
+        if (!colors.primaryText) host.style.setProperty("--sc-on-primary", onPrimary);
+        // A light brand colour cannot carry text on white: quick replies use the text colour.
+        if (onPrimary !== "#ffffff") host.style.setProperty("--sc-accent", "var(--sc-text)");
       }
     }
 
     /** Black or white, whichever reads better on the given colour (WCAG luminance). */
     function readableOn(color) {
-      const probe = h("span", {style: `color: ${color}`});
+      const probe = h("span");
+      probe.style.color = color; // CSSOM, not a style attribute: fine under a strict CSP
       root.append(probe);
       const rgb = (getComputedStyle(probe).color.match(/[\d.]+/g) || ["0", "0", "0"]).slice(0, 3).map(Number);
       probe.remove();

@@ -72,8 +72,10 @@ class WidgetOutput(OutputChannel):
     def name(cls) -> str:
         return "widget"
 
-    def __init__(self, sio: socketio.AsyncServer) -> None:
+    def __init__(self, sio: socketio.AsyncServer,
+                 recent: protocol.RecentlySent | None = None) -> None:
         self.sio = sio
+        self.recent = recent
 
     async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
         if not message.get("text") and not message.get("buttons"):
@@ -82,7 +84,10 @@ class WidgetOutput(OutputChannel):
                             "was dropped", ", ".join(k for k in ("custom", "image", "attachment")
                                                      if message.get(k)), recipient_id)
             return
-        await self.sio.emit("bot_uttered", protocol.live_message(message), room=recipient_id)
+        sent = protocol.live_message(message)
+        if self.recent is not None:
+            self.recent.add(recipient_id, sent)
+        await self.sio.emit("bot_uttered", sent, room=recipient_id)
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         await self.send_response(recipient_id, {"text": text, "timestamp": time.time(),
@@ -130,10 +135,11 @@ class WidgetInput(SocketIOInput):
         self._recent: OrderedDict[tuple[str, str], bool] = OrderedDict()
         self._sent_at: dict[str, list[float]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.recent = protocol.RecentlySent()
         self._on_new_message: Callable[[UserMessage], Awaitable[Any]] | None = None
 
     def get_output_channel(self) -> OutputChannel | None:
-        return WidgetOutput(self.sio) if self.sio is not None else None
+        return WidgetOutput(self.sio, self.recent) if self.sio is not None else None
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -209,7 +215,11 @@ class WidgetInput(SocketIOInput):
         await sio.save_session(sid, {"conversation": conversation, "language": language})
         after = data.get("after")
         after = after if isinstance(after, str) and len(after) <= 80 else None
-        past = [] if fresh else protocol.history(await self._events(conversation), after)
+        past: list[dict[str, Any]] = []
+        if not fresh:
+            events = await self._events(conversation)
+            known = {m["id"] for m in protocol.history(events, limit=len(events) + 1)}
+            past = protocol.history(events, after) + self.recent.missing(conversation, known)
         await sio.emit("session_confirm", {"token": token, "fresh": fresh,
                                            "history": past}, to=sid)
 
@@ -242,7 +252,7 @@ class WidgetInput(SocketIOInput):
         now = time.time()
         await sio.emit("user_echo", protocol.user_message(text, now, client_id, metadata),
                        room=conversation, skip_sid=sid)
-        message = UserMessage(text, WidgetOutput(sio), conversation,
+        message = UserMessage(text, WidgetOutput(sio, self.recent), conversation,
                               input_channel=self.name(), message_id=client_id,
                               metadata=metadata)
         # Acknowledged at once; the answer follows as bot_uttered. Rasa's lock store

@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 import zlib
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -31,6 +32,8 @@ MAX_MESSAGE_CHARS = 4000
 MAX_DISPLAY_CHARS = 200
 FROM_KINDS = ("agent", "system")
 STATUS_STATES = ("queued", "with_agent", "assistant")
+RECENT_SECONDS = 120.0      # live messages kept to top up a history not stored yet
+RECENT_CONVERSATIONS = 10_000
 
 
 def _mac(secret: bytes, session_id: str) -> str:
@@ -147,3 +150,32 @@ def history(events: Iterable[Mapping[str, Any]], after: str | None = None,
         if after in ids:
             messages = messages[ids.index(after) + 1:]
     return messages[-limit:]
+
+
+class RecentlySent:
+    """The messages this process sent lately, per conversation.
+
+    Rasa sends a turn's messages while it works and stores the conversation only at the
+    end, so a socket that reconnects in between finds a reply neither live (it was away)
+    nor in the history (not stored yet); the history it gets is topped up from here.
+    """
+
+    def __init__(self, keep_seconds: float = RECENT_SECONDS) -> None:
+        self.keep_seconds = keep_seconds
+        self._sent: dict[str, list[tuple[float, dict[str, Any]]]] = {}
+
+    def add(self, conversation: str, message: dict[str, Any]) -> None:
+        now = time.monotonic()
+        kept = [(t, m) for t, m in self._sent.get(conversation, [])
+                if now - t < self.keep_seconds]
+        self._sent[conversation] = [*kept, (now, message)]
+        if len(self._sent) > RECENT_CONVERSATIONS:  # forget the quietest first
+            for stale in sorted(self._sent, key=lambda c: self._sent[c][-1][0])[
+                    :len(self._sent) - RECENT_CONVERSATIONS]:
+                del self._sent[stale]
+
+    def missing(self, conversation: str, known: set[str]) -> list[dict[str, Any]]:
+        """Recent messages of the conversation whose ids are not in ``known``, in order."""
+        now = time.monotonic()
+        return [m for t, m in self._sent.get(conversation, [])
+                if now - t < self.keep_seconds and m["id"] not in known]

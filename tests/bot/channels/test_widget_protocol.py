@@ -93,3 +93,18 @@ def test_user_messages_without_an_id_get_a_stable_one() -> None:
     assert first[0]["id"] == again[0]["id"].strip() and first[0]["id"].startswith("u")
     bad = protocol.history([event_user("hello", 12.5, "<script>")])
     assert bad[0]["id"].startswith("u")
+
+
+def test_recently_sent_tops_up_a_history_not_stored_yet(monkeypatch: Any) -> None:
+    clock = [100.0]
+    monkeypatch.setattr(protocol.time, "monotonic", lambda: clock[0])
+    recent = protocol.RecentlySent(keep_seconds=60)
+    first = protocol.live_message({"text": "stored already", "timestamp": 1.0})
+    second = protocol.live_message({"text": "not stored yet", "timestamp": 2.0})
+    recent.add("web-a", first)
+    recent.add("web-a", second)
+    recent.add("web-b", protocol.live_message({"text": "someone else's", "timestamp": 3.0}))
+    assert recent.missing("web-a", {first["id"]}) == [second]
+    assert recent.missing("web-c", set()) == []
+    clock[0] += 61
+    assert recent.missing("web-a", set()) == []  # stored long since: forgotten

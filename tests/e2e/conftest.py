@@ -17,11 +17,13 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, Page, expect
 
 from bot import processes
 from tests.e2e.telegram_client import Telegram
@@ -185,6 +187,43 @@ class Assistant:
         with sqlite3.connect(self.shop_db.with_name("actions.db")) as conn:
             return conn.execute("SELECT outcome, article_id FROM knowledge_turns "
                                 "WHERE conversation_id = ? ORDER BY id", (sender,)).fetchall()
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
+    """Poll ``check`` until it returns something truthy, with a deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout} s")
+        time.sleep(0.2)
+
+
+def customer_texts(console: Console, ticket_id: int) -> list[str]:
+    """What the customer said in a ticket, as the agent's console shows it."""
+    return [m["text"] for m in console.ticket(ticket_id)["messages"] if m["kind"] == "customer"]
+
+
+@contextmanager
+def console_page(browser: Browser, assistant: Assistant, username: str,
+                 wait_ms: int = 10_000) -> Iterator[Page]:
+    """A fresh browser context, signed in to the agent console as ``username``."""
+    context = browser.new_context(base_url=assistant.handoff_url,
+                                  viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        page.goto("/console/login")
+        page.get_by_test_id("login-username").fill(username)
+        page.get_by_test_id("login-password").fill(assistant.agents[username])
+        page.get_by_test_id("login-submit").click()
+        page.wait_for_url(f"{assistant.handoff_url}/console")
+        expect(page.get_by_test_id("ws-status")).to_have_attribute("data-state", "open",
+                                                                    timeout=wait_ms)
+        yield page
+    finally:
+        context.close()
 
 
 @pytest.fixture(scope="session")

@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -23,7 +21,7 @@ import pytest
 from playwright.sync_api import expect
 
 from bot import processes
-from tests.e2e.conftest import Assistant, Console, new_sender
+from tests.e2e.conftest import Assistant, Console, console_page, new_sender
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Dialog, Locator, Page, Route
@@ -47,25 +45,6 @@ def squash(text: str) -> str:
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-@contextmanager
-def console_page(browser: Browser, assistant: Assistant, username: str) -> Iterator[Page]:
-    """A fresh browser context, signed in as ``username`` through the login page."""
-    context = browser.new_context(base_url=assistant.handoff_url,
-                                  viewport={"width": 1400, "height": 1000})
-    try:
-        page = context.new_page()
-        page.goto("/console/login")
-        page.get_by_test_id("login-username").fill(username)
-        page.get_by_test_id("login-password").fill(assistant.agents[username])
-        page.get_by_test_id("login-submit").click()
-        page.wait_for_url(f"{assistant.handoff_url}/console")
-        expect(page.get_by_test_id("ws-status")).to_have_attribute("data-state", "open",
-                                                                    timeout=WAIT_MS)
-        yield page
-    finally:
-        context.close()
 
 
 def escalate(assistant: Assistant, sender: str, *before: str) -> None:

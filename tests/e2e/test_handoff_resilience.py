@@ -14,7 +14,6 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,25 +24,9 @@ import pytest
 from bot import processes
 from bot.handoff.payload import Escalation
 from bot.handoff.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-from tests.e2e.conftest import PINNED_NOW, Assistant, Console, new_sender
+from tests.e2e.conftest import PINNED_NOW, Assistant, Console, customer_texts, new_sender, wait_for
 
 pytestmark = pytest.mark.e2e
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
-    """Poll ``check`` until it returns something truthy, with a deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout} s")
-        time.sleep(0.2)
-
-
-def customer_texts(console: Console, ticket_id: int) -> list[str]:
-    return [m["text"] for m in console.ticket(ticket_id)["messages"] if m["kind"] == "customer"]
 
 
 def tickets_of(console: Console, conversation_id: str) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Assistant, Console
+from tests.e2e.conftest import Assistant, Console, customer_texts, wait_for
 from tests.e2e.telegram_client import Telegram, TelegramUser
 
 pytestmark = pytest.mark.e2e
@@ -42,21 +42,6 @@ def agent(assistant: Assistant) -> Iterator[Console]:
 def user_events(assistant: Assistant, user: TelegramUser) -> list[dict[str, Any]]:
     events = assistant.tracker(user.conversation_id).get("events") or []
     return [e for e in events if e["event"] == "user"]
-
-
-def customer_texts(console: Console, ticket_id: int) -> list[str]:
-    return [m["text"] for m in console.ticket(ticket_id)["messages"] if m["kind"] == "customer"]
-
-
-def wait_for(check: Any, timeout: float = 15, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout} s")
-        time.sleep(0.2)
 
 
 def test_order_buttons_and_a_person_over_telegram(assistant: Assistant, telegram: Telegram,

@@ -8,8 +8,6 @@ page; what needs the shadow root itself (the focused element) is read with ``eva
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from playwright.sync_api import expect
@@ -17,9 +15,8 @@ from playwright.sync_api import expect
 from bot import processes
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, Dialog, Locator, Page
+    from playwright.sync_api import BrowserContext, Dialog, Locator, Page
 
-    from tests.e2e.conftest import Assistant
 
 WAIT_MS = 20_000  # an answer of the assistant, or a change pushed by the server
 SCREENSHOTS = processes.ROOT / "results" / "screenshots"
@@ -170,24 +167,6 @@ class WidgetPage:
         ids = self.ids()
         assert len(ids) == len(set(ids)), ids
 
-
-@contextmanager
-def agent_console(browser: Browser, assistant: Assistant, username: str) -> Iterator[Page]:
-    """A browser context of its own, signed in to the agent console as ``username``."""
-    context = browser.new_context(base_url=assistant.handoff_url,
-                                  viewport={"width": 1400, "height": 1000})
-    try:
-        page = context.new_page()
-        page.goto("/console/login")
-        page.get_by_test_id("login-username").fill(username)
-        page.get_by_test_id("login-password").fill(assistant.agents[username])
-        page.get_by_test_id("login-submit").click()
-        page.wait_for_url(f"{assistant.handoff_url}/console")
-        expect(page.get_by_test_id("ws-status")).to_have_attribute("data-state", "open",
-                                                                    timeout=WAIT_MS)
-        yield page
-    finally:
-        context.close()
 
 
 def claim(console: Page, ticket_id: int) -> None:

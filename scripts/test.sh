@@ -32,7 +32,7 @@ if [ "$status" -ne 0 ] || grep -q "story:" results/conversations/failed_test_sto
 fi
 echo "all $(grep -c '^  - story:' tests/test_*.yml | awk -F: '{s+=$2} END {print s}') conversation tests passed"
 
-step "test servers: chromium, postgresql"
+step "test servers: chromium, postgresql, redis, the Telegram emulator"
 bash scripts/test_servers.sh
 
 step "unit and end-to-end tests (pytest)"

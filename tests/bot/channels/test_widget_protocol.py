@@ -20,7 +20,7 @@ def test_a_token_names_only_the_conversation_it_was_issued_for() -> None:
         f"{other_id}.{mac}",              # someone else's conversation with my signature
         session_id,                        # the bare id
         f"{session_id}.",                  # no signature
-        f"{session_id}.{mac[:-1]}A",       # altered signature
+        f"{session_id}.{mac[:-1]}{'B' if mac.endswith('A') else 'A'}",  # altered signature
         f"tg-12345.{mac}",                 # a Telegram chat's id
         "alice.x", "", None, 42, {"token": token}, "x" * 500,
     ]

@@ -48,6 +48,7 @@ from sanic.response import HTTPResponse
 
 from bot.channels import sanic_compat
 from bot.channels import widget_protocol as protocol
+from bot.channels.tracker_events import has_user_message
 
 log = logging.getLogger(__name__)
 sanic_compat.apply()  # WebSockets on Python 3.11
@@ -143,12 +144,15 @@ class WidgetInput(SocketIOInput):
 
     # -- helpers ---------------------------------------------------------------------------
 
+    @staticmethod
+    def _tracker_store() -> Any:
+        """The Rasa server's tracker store (None before a model is loaded)."""
+        agent = getattr(getattr(_AppBlueprint.app, "ctx", None), "agent", None)
+        return None if agent is None else agent.tracker_store
+
     async def _events(self, session_id: str) -> list[dict[str, Any]]:
-        app = _AppBlueprint.app
-        agent = getattr(getattr(app, "ctx", None), "agent", None)
-        if agent is None or agent.tracker_store is None:
-            return []
-        tracker = await agent.tracker_store.retrieve_full_tracker(session_id)
+        store = self._tracker_store()
+        tracker = await store.retrieve_full_tracker(session_id) if store is not None else None
         return [event.as_dict() for event in tracker.events] if tracker else []
 
     async def _seen(self, session_id: str, client_id: str) -> bool:
@@ -159,14 +163,9 @@ class WidgetInput(SocketIOInput):
         self._recent[key] = True
         while len(self._recent) > RECENT_CLIENT_IDS:
             self._recent.popitem(last=False)
-        app = _AppBlueprint.app
-        agent = getattr(getattr(app, "ctx", None), "agent", None)
-        if agent is None or agent.tracker_store is None:
-            return False
-        tracker = await agent.tracker_store.retrieve(session_id)
-        events = [event.as_dict() for event in tracker.events] if tracker else []
-        return any(e.get("event") == "user" and e.get("message_id") == client_id
-                   for e in events)
+        store = self._tracker_store()
+        return store is not None and has_user_message(await store.retrieve(session_id),
+                                                      client_id)
 
     def _too_fast(self, sid: str) -> bool:
         now = time.monotonic()
@@ -217,9 +216,9 @@ class WidgetInput(SocketIOInput):
         after = after if isinstance(after, str) and len(after) <= 80 else None
         past: list[dict[str, Any]] = []
         if not fresh:
-            events = await self._events(conversation)
-            known = {m["id"] for m in protocol.history(events, limit=len(events) + 1)}
-            past = protocol.history(events, after) + self.recent.missing(conversation, known)
+            stored = protocol.messages(await self._events(conversation))
+            past = (protocol.since(stored, after)
+                    + self.recent.missing(conversation, {m["id"] for m in stored}))
         await sio.emit("session_confirm", {"token": token, "fresh": fresh,
                                            "history": past}, to=sid)
 

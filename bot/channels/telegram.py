@@ -49,6 +49,7 @@ from bot.channels.telegram_updates import (
     resolve_button,
     secret_matches,
 )
+from bot.channels.tracker_events import has_user_message
 
 log = logging.getLogger(__name__)
 
@@ -141,15 +142,6 @@ class TelegramChannelOutput(TelegramOutput):
     async def aclose(self) -> None:
         if self._session is not None and not self._session.closed:
             await self._session.close()
-
-
-def _already_handled(tracker: Any, message_id: str) -> bool:
-    """Whether the conversation already has the user message of this update."""
-    for event in reversed(list(tracker.events) if tracker is not None else []):
-        if getattr(event, "type_name", None) == "user" \
-                and getattr(event, "message_id", None) == message_id:
-            return True
-    return False
 
 
 def _offered_payloads(tracker: Any) -> Iterator[str]:
@@ -275,7 +267,7 @@ class TelegramChannel(TelegramInput):
                 "text": self.strings.text(incoming.language, "text_only"), "from": "system"})
             return
         tracker = await agent.tracker_store.retrieve(incoming.sender_id)
-        if _already_handled(tracker, incoming.message_id):
+        if has_user_message(tracker, incoming.message_id):
             log.info("Telegram update %d was answered before (%s): not again",
                      incoming.update_id, incoming.message_id)
             return

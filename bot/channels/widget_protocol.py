@@ -130,26 +130,37 @@ def user_message(text: str, timestamp: float, message_id: str | None,
     }
 
 
-def history(events: Iterable[Mapping[str, Any]], after: str | None = None,
-            limit: int = HISTORY_LIMIT) -> list[dict[str, Any]]:
-    """The conversation's messages in order; only those after message ``after`` if it is
-    among them (else all), and at most the last ``limit``."""
-    messages: list[dict[str, Any]] = []
+def messages(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The conversation's messages in order, from its events (``Event.as_dict()``)."""
+    found: list[dict[str, Any]] = []
     for event in events:
         kind = event.get("event")
         timestamp = float(event.get("timestamp") or 0)
         metadata = event.get("metadata") or {}
         if kind == "user" and event.get("text"):
-            messages.append(user_message(str(event["text"]), timestamp,
-                                         event.get("message_id"), metadata))
+            found.append(user_message(str(event["text"]), timestamp,
+                                      event.get("message_id"), metadata))
         elif kind == "bot" and (event.get("text") or (event.get("data") or {}).get("buttons")):
-            messages.append(bot_message(str(event.get("text") or ""), timestamp,
-                                        event.get("data") or {}, metadata))
+            found.append(bot_message(str(event.get("text") or ""), timestamp,
+                                     event.get("data") or {}, metadata))
+    return found
+
+
+def since(found: list[dict[str, Any]], after: str | None = None,
+          limit: int = HISTORY_LIMIT) -> list[dict[str, Any]]:
+    """Only the messages after message ``after`` if it is among them (else all), and at
+    most the last ``limit``."""
     if after:
-        ids = [m["id"] for m in messages]
+        ids = [m["id"] for m in found]
         if after in ids:
-            messages = messages[ids.index(after) + 1:]
-    return messages[-limit:]
+            found = found[ids.index(after) + 1:]
+    return found[-limit:]
+
+
+def history(events: Iterable[Mapping[str, Any]], after: str | None = None,
+            limit: int = HISTORY_LIMIT) -> list[dict[str, Any]]:
+    """The conversation's messages after ``after``, at most the last ``limit``."""
+    return since(messages(events), after, limit)
 
 
 class RecentlySent:

@@ -26,6 +26,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from bot import processes
+from tests.e2e.http_json import exchange
 from tests.e2e.telegram_client import Telegram
 from tests.servers import start_telegram_emulator
 
@@ -57,15 +58,7 @@ class Console:
             self.base_url + path, data=data, method=method,
             headers={"Content-Type": "application/json", "X-CSRF-Token": self.csrf,
                      **(headers or {})})
-        try:
-            with self.opener.open(request, timeout=30) as response:
-                return response.status, json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as exc:
-            raw = exc.read()
-            try:
-                return exc.code, json.loads(raw or b"null")
-            except ValueError:
-                return exc.code, raw.decode(errors="replace")
+        return exchange(request, self.opener, timeout=30)
 
     def login(self, username: str, password: str) -> None:
         self.opener.open(self.base_url + "/console/login", timeout=30).read()
@@ -157,11 +150,7 @@ class Assistant:
     def post(self, body: bytes, content_type: str = "application/json") -> tuple[int, Any]:
         request = urllib.request.Request(f"{self.url}/webhooks/rest/webhook", data=body,
                                          headers={"Content-Type": content_type})
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read() or b"null")
+        return exchange(request, timeout=60)
 
     def send(self, sender: str, message: str) -> list[dict[str, Any]]:
         status, replies = self.post(json.dumps({"sender": sender, "message": message}).encode())
@@ -199,6 +188,15 @@ def wait_for(check: Callable[[], Any], timeout: float = 30, what: str = "conditi
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not within {timeout} s")
         time.sleep(0.2)
+
+
+def hand_back_all(console: Console, prefix: str) -> None:
+    """Claim and resolve every open ticket of conversations starting with ``prefix``, so a
+    module leaves the session's shared queue as it found it."""
+    for ticket in console.queue():
+        if ticket["conversation_id"].startswith(prefix):
+            console.act(ticket["id"], "claim")
+            console.act(ticket["id"], "resolve")
 
 
 def customer_texts(console: Console, ticket_id: int) -> list[str]:

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.e2e.http_json import exchange
+
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 _update_ids = itertools.count(random.randrange(10**8, 2 * 10**8))  # noqa: S311
 
@@ -31,15 +33,7 @@ def post_json(url: str, body: Any, headers: dict[str, str] | None = None,
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
                                      headers={"Content-Type": "application/json",
                                               **(headers or {})})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        raw = exc.read()
-        try:
-            return exc.code, json.loads(raw or b"null")
-        except ValueError:
-            return exc.code, raw.decode(errors="replace")
+    return exchange(request, timeout=timeout)
 
 
 def plain(text: str) -> str:

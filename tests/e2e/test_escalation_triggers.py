@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.conftest import Assistant, Console, new_sender
+from tests.e2e.conftest import Assistant, Console, hand_back_all, new_sender
 
 pytestmark = pytest.mark.e2e
 
@@ -32,10 +32,7 @@ CONVERSATIONS = [
 def agent(assistant: Assistant) -> Iterator[Console]:
     console = assistant.console("triggers", "Tess")
     yield console
-    for ticket in console.queue():  # leave the shared queue as it was
-        if ticket["conversation_id"].startswith("trigger-"):
-            console.act(ticket["id"], "claim")
-            console.act(ticket["id"], "resolve")
+    hand_back_all(console, "trigger-")
 
 
 @pytest.mark.parametrize(("reason", "messages"), CONVERSATIONS,

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Assistant, Console, customer_texts, wait_for
+from tests.e2e.conftest import Assistant, Console, customer_texts, hand_back_all, wait_for
 from tests.e2e.telegram_client import Telegram, TelegramUser
 
 pytestmark = pytest.mark.e2e
@@ -33,10 +33,7 @@ def telegram(assistant: Assistant) -> Telegram:
 def agent(assistant: Assistant) -> Iterator[Console]:
     console = assistant.console("tg-anna", "Anna")
     yield console
-    for ticket in console.queue():  # leave the shared queue as it was
-        if ticket["conversation_id"].startswith("tg-"):
-            console.act(ticket["id"], "claim")
-            console.act(ticket["id"], "resolve")
+    hand_back_all(console, "tg-")
 
 
 def user_events(assistant: Assistant, user: TelegramUser) -> list[dict[str, Any]]:

@@ -29,20 +29,11 @@ from yarl import URL
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.figures import report
 from bot.processes import ROOT, services_python, start_stack
 
 PINNED_NOW = "2026-11-23T10:00:00+00:00"  # Monday 11:00 in Berlin: agents at work
 PASSWORD = "bench-password-" + uuid.uuid4().hex
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
-def report(name: str, values: list[float]) -> None:
-    print(f"{name:<44} p50 {percentile(values, 0.5):7.0f}  p95 {percentile(values, 0.95):7.0f}"
-          f"  max {max(values):7.0f}  (n={len(values)})")
 
 
 class Agent:
@@ -120,9 +111,9 @@ async def measure(rasa: str, console: str, rounds: int) -> None:
             await agent.post(f"/api/tickets/{ticket['id']}/resolve", {})
         await ws.close()
     print(f"\nHandoff latency over {rounds} conversations (loopback, 2 cores), milliseconds:")
-    report("escalation -> in the console (from message)", escalation_ms)
-    report("escalation -> in the console (from reply)", after_reply_ms)
-    report("agent reply -> customer's long poll", reply_ms)
+    report("escalation -> in the console (from message)", escalation_ms, 44, 7)
+    report("escalation -> in the console (from reply)", after_reply_ms, 44, 7)
+    report("agent reply -> customer's long poll", reply_ms, 44, 7)
 
 
 def main() -> int:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.figures import percentile
 from bot.processes import start_stack
 
 
@@ -33,11 +34,6 @@ def post(url: str, sender: str, message: str) -> float:
     with urllib.request.urlopen(request, timeout=60) as response:
         response.read()
     return (time.perf_counter() - started) * 1000
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def main() -> int:

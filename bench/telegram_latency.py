@@ -24,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.figures import percentile
 from bot import processes
 from tests.e2e.telegram_client import Telegram, TelegramUser
 from tests.servers import start_telegram_emulator
@@ -44,11 +45,6 @@ def timed(user: TelegramUser, send: str, press: str | None = None) -> tuple[floa
               if str((entry.get("message") or {}).get("chat_id")) == str(user.chat_id)]
     assert len(stored) > seen, f"no reply to {send or press!r}"
     return stored[seen]["time"] - started * 1000, answered
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def main() -> int:

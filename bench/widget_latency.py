@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.figures import report
 from bot.processes import start_stack
 from tests import servers
 
@@ -52,16 +53,6 @@ INSTALL = """() => {
         }
     }).observe(log, {childList: true});
 }"""
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
-def report(name: str, values: list[float]) -> None:
-    print(f"{name:<28} p50 {percentile(values, 0.5):6.0f}  p95 {percentile(values, 0.95):6.0f}"
-          f"  max {max(values):6.0f}  (n={len(values)})")
 
 
 def measure(url: str, rounds: int) -> None:

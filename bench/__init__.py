@@ -1,0 +1,1 @@
+"""Benchmark scripts that print figures (run them as scripts, see the Makefile)."""

@@ -1,0 +1,525 @@
+"""Erasing a conversation on request, and the retention job, across every store.
+
+The product keeps a conversation in five databases:
+
+* ``tracker``: Rasa's SQL tracker store, table ``events`` (``sender_id``, ``timestamp``
+  epoch seconds); ``TRACKER_DB_DIALECT`` / ``TRACKER_DB`` as in ``endpoints.yml``, or
+  ``TRACKER_DB_URL`` (an async SQLAlchemy URL) for a server database;
+* ``broker``: Rasa's SQL event broker, table ``events`` (``sender_id``, ``data``: the event
+  as JSON with its ``timestamp``); ``RASA_EVENTS_DB_URL``;
+* ``actions``: the action server's records (``knowledge_turns``, ``handoff_outbox``,
+  ``lookup_failures``); ``ACTIONS_DB_URL``;
+* ``handoff``: the queue (``tickets`` and their ``messages``); ``HANDOFF_DB_URL``;
+* ``metrics``: ``metric_events`` and ``surveys``, and the ``erasure_log`` written here;
+  ``METRICS_DB_URL``.
+
+Stores are written upstream first (Rasa, then the action server, then the handoff
+service, then the metrics), so a record folded downstream while an erasure runs cannot
+outlive its source. Every delete is idempotent: a run that fails halfway is simply run
+again. The ``erasure_log`` keeps who erased what and how many rows, never the content: the
+conversation is named by a SHA-256 of its id (an HMAC keyed with ``ERASURE_LOG_SALT`` when
+that is set), so an operator holding an id can check it was erased without the log
+revealing any id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import os
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    Integer,
+    String,
+    Text,
+    cast,
+    column,
+    delete,
+    func,
+    insert,
+    inspect,
+    select,
+    table,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from bot.handoff.settings import SettingsError
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+RETENTION_ACTOR = "retention job"
+OPEN_TICKETS = ("queued", "assigned")
+BROKER_BATCH = 1000
+
+# A store: an async SQLAlchemy URL, an engine the caller owns, or None (not kept).
+StoreRef = str | AsyncEngine | None
+Counts = dict[str, int]
+
+# The tables, as lightweight constructs: no metadata of the owning modules is imported, so
+# a table this module has never seen created is simply skipped.
+_TS = DateTime(timezone=True)
+TRACKER_EVENTS = table("events", column("id", Integer), column("sender_id", String),
+                       column("timestamp", Float))
+BROKER_EVENTS = table("events", column("id", Integer), column("sender_id", String),
+                      column("data", Text))
+KNOWLEDGE_TURNS = table("knowledge_turns", column("conversation_id", String),
+                        column("created_at", _TS))
+HANDOFF_OUTBOX = table("handoff_outbox", column("conversation_id", String),
+                       column("delivered_at", _TS))
+LOOKUP_FAILURES = table("lookup_failures", column("conversation_id", String),
+                        column("updated_at", _TS))
+TICKETS = table("tickets", column("id", Integer), column("conversation_id", String),
+                column("status", String), column("created_at", _TS),
+                column("resolved_at", _TS))
+MESSAGES = table("messages", column("ticket_id", Integer))
+METRIC_EVENTS = table("metric_events", column("conversation_id", String), column("at", _TS))
+SURVEYS = table("surveys", column("conversation_id", String), column("asked_at", _TS))
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class ErasureLogRow(_Base):
+    """One erasure or retention run: who, when, how many rows; never the content."""
+
+    __tablename__ = "erasure_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    kind: Mapped[str] = mapped_column(String(16))             # conversation | retention
+    actor: Mapped[str] = mapped_column(String(120))           # agent username | retention job
+    # SHA-256 (hex) of the conversation id, salted; None for a retention run.
+    conversation_ref: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    counts_json: Mapped[str] = mapped_column(Text)
+
+
+@dataclass
+class Stores:
+    """Where each store lives; None means the product does not keep that store here."""
+
+    tracker: StoreRef = None
+    broker: StoreRef = None
+    actions: StoreRef = None
+    handoff: StoreRef = None
+    metrics: StoreRef = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Stores:
+        """The stores from the same variables and defaults the processes use."""
+        env = dict(os.environ if env is None else env)
+        var = ROOT / "var"
+
+        def url(name: str, default: str) -> str:
+            return env.get(name) or default
+
+        return cls(
+            tracker=tracker_url(env),
+            broker=url("RASA_EVENTS_DB_URL", f"sqlite+aiosqlite:///{var / 'events.db'}"),
+            actions=url("ACTIONS_DB_URL", f"sqlite+aiosqlite:///{var / 'actions.db'}"),
+            handoff=url("HANDOFF_DB_URL", f"sqlite+aiosqlite:///{var / 'handoff.db'}"),
+            metrics=url("METRICS_DB_URL", f"sqlite+aiosqlite:///{var / 'metrics.db'}"),
+        )
+
+
+def tracker_url(env: Mapping[str, str]) -> str:
+    """Rasa's tracker store as an async URL: ``TRACKER_DB_URL``, else built like Rasa does
+    from ``TRACKER_DB_DIALECT`` [sqlite] and ``TRACKER_DB`` [var/tracker.db]."""
+    explicit = env.get("TRACKER_DB_URL", "")
+    if explicit:
+        return explicit
+    dialect = env.get("TRACKER_DB_DIALECT") or "sqlite"
+    if dialect != "sqlite":
+        raise SettingsError(
+            f"TRACKER_DB_URL must be set (an async SQLAlchemy URL such as "
+            f"postgresql+asyncpg://user:password@host/db) when TRACKER_DB_DIALECT is "
+            f"{dialect!r}: erasure and retention must reach the tracker store")
+    path = Path(env.get("TRACKER_DB") or ROOT / "var" / "tracker.db")
+    if not path.is_absolute():
+        path = ROOT / path  # Rasa runs from the repository (bot/processes.py)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    days: int = 365                      # the policy's 12 months
+    interval_seconds: float = 86400.0    # once a day
+    first_run_seconds: float = 60.0      # shortly after the service starts
+    log_salt: str = ""                   # ERASURE_LOG_SALT
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RetentionSettings:
+        env = dict(os.environ if env is None else env)
+        raw = env.get("RETENTION_DAYS", "").strip()
+        days = 365
+        if raw:
+            try:
+                days = int(raw)
+            except ValueError as exc:
+                raise SettingsError(f"RETENTION_DAYS must be a whole number of days, "
+                                    f"got {raw!r}") from exc
+        if days <= 0:
+            raise SettingsError(f"RETENTION_DAYS must be greater than 0 (365 = the policy's "
+                                f"12 months), got {raw}")
+        return cls(days=days,
+                   interval_seconds=_seconds(env, "RETENTION_INTERVAL_SECONDS", 86400.0, 1.0),
+                   first_run_seconds=_seconds(env, "RETENTION_FIRST_RUN_SECONDS", 60.0, 0.0),
+                   log_salt=env.get("ERASURE_LOG_SALT", ""))
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float, low: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from exc
+    if value < low:
+        raise SettingsError(f"{name} must be at least {low:g}, got {raw}")
+    return value
+
+
+# Opening stores -------------------------------------------------------------------------
+
+def _missing_sqlite_file(url: str) -> bool:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return False
+    database = parsed.database or ""
+    return database not in ("", ":memory:") and not Path(database).exists()
+
+
+@contextlib.asynccontextmanager
+async def _engine(ref: StoreRef, create: bool = False) -> AsyncIterator[AsyncEngine | None]:
+    """The store's engine; None when it is not kept, or is a SQLite file never created
+    (unless ``create``). Engines made from a URL are disposed afterwards."""
+    if ref is None:
+        yield None
+        return
+    if isinstance(ref, AsyncEngine):
+        yield ref
+        return
+    if not create and _missing_sqlite_file(ref):
+        yield None
+        return
+    kwargs: dict[str, Any] = {}
+    if ref.startswith("sqlite"):
+        kwargs["connect_args"] = {"timeout": 30}  # Rasa may be writing the same file
+    engine = create_async_engine(ref, **kwargs)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+async def _tables(conn: AsyncConnection) -> set[str]:
+    return set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes for timezone-aware columns; they are UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("a timezone-aware datetime is needed")
+    return moment.astimezone(UTC)
+
+
+async def _delete(conn: AsyncConnection, statement: Any) -> int:
+    result = await conn.execute(statement)
+    return max(0, int(getattr(result, "rowcount", 0) or 0))
+
+
+# Erasing one conversation ---------------------------------------------------------------
+
+async def erase_conversation(stores: Stores, conversation_id: str) -> Counts:
+    """Delete every row of ``conversation_id`` from every store.
+
+    Returns the rows deleted per ``"store.table"``; a store not kept and a table not
+    created yet are left out (they hold nothing). Tickets are deleted whatever their
+    state: a caller erasing a conversation a person still has should resolve it first.
+    """
+    if not conversation_id:
+        raise ValueError("conversation_id is empty")
+    cid = conversation_id
+    counts: Counts = {}
+    async with _engine(stores.tracker) as engine:
+        if engine is not None:
+            async with engine.begin() as conn:
+                if "events" in await _tables(conn):
+                    counts["tracker.events"] = await _delete(
+                        conn, delete(TRACKER_EVENTS).where(TRACKER_EVENTS.c.sender_id == cid))
+    async with _engine(stores.broker) as engine:
+        if engine is not None:
+            async with engine.begin() as conn:
+                if "events" in await _tables(conn):
+                    counts["broker.events"] = await _delete(
+                        conn, delete(BROKER_EVENTS).where(BROKER_EVENTS.c.sender_id == cid))
+    async with _engine(stores.actions) as engine:
+        if engine is not None:
+            async with engine.begin() as conn:
+                present = await _tables(conn)
+                for name, rows in (("knowledge_turns", KNOWLEDGE_TURNS),
+                                   ("handoff_outbox", HANDOFF_OUTBOX),
+                                   ("lookup_failures", LOOKUP_FAILURES)):
+                    if name in present:
+                        counts[f"actions.{name}"] = await _delete(
+                            conn, delete(rows).where(rows.c.conversation_id == cid))
+    async with _engine(stores.handoff) as engine:
+        if engine is not None:
+            async with engine.begin() as conn:
+                counts.update(await _delete_tickets(conn, TICKETS.c.conversation_id == cid))
+    async with _engine(stores.metrics) as engine:
+        if engine is not None:
+            async with engine.begin() as conn:
+                present = await _tables(conn)
+                for name, rows in (("metric_events", METRIC_EVENTS), ("surveys", SURVEYS)):
+                    if name in present:
+                        counts[f"metrics.{name}"] = await _delete(
+                            conn, delete(rows).where(rows.c.conversation_id == cid))
+    return counts
+
+
+async def _delete_tickets(conn: AsyncConnection, condition: Any) -> Counts:
+    """Tickets matching ``condition`` and their messages (messages first: foreign key)."""
+    present = await _tables(conn)
+    if "tickets" not in present:
+        return {}
+    counts: Counts = {}
+    chosen = select(TICKETS.c.id).where(condition).scalar_subquery()
+    if "messages" in present:
+        counts["handoff.messages"] = await _delete(
+            conn, delete(MESSAGES).where(MESSAGES.c.ticket_id.in_(chosen)))
+    counts["handoff.tickets"] = await _delete(conn, delete(TICKETS).where(condition))
+    return counts
+
+
+# Retention ------------------------------------------------------------------------------
+
+async def purge_older_than(stores: Stores, cutoff: datetime) -> Counts:
+    """The retention rule: delete what is older than ``cutoff``, row by row, in every store.
+
+    * tracker store and event broker: events whose ``timestamp`` is before the cutoff (a
+      conversation that went on past it keeps its newer events);
+    * handoff: tickets resolved or abandoned (any state but queued/assigned) before the
+      cutoff, with all their messages; an open ticket is never touched, however old;
+    * actions: knowledge turns created, escalation outbox rows *delivered* (an undelivered
+      escalation is kept until it is delivered) and look-up failure counts last updated
+      before the cutoff;
+    * metrics: metric events (``at``) and surveys (``asked_at``) before the cutoff.
+
+    The erasure log itself is kept: it holds no content.
+    """
+    cutoff = _utc(cutoff)
+    epoch = cutoff.timestamp()
+    counts: Counts = {}
+    async with _engine(stores.tracker) as engine:
+        if engine is not None:
+            async with engine.begin() as conn:
+                if "events" in await _tables(conn):
+                    counts["tracker.events"] = await _delete(
+                        conn, delete(TRACKER_EVENTS).where(TRACKER_EVENTS.c.timestamp < epoch))
+    async with _engine(stores.broker) as engine:
+        if engine is not None:
+            async with engine.begin() as conn:
+                if "events" in await _tables(conn):
+                    counts["broker.events"] = await _purge_broker(conn, epoch)
+    async with _engine(stores.actions) as engine:
+        if engine is not None:
+            async with engine.begin() as conn:
+                present = await _tables(conn)
+                for rows, moment in ((KNOWLEDGE_TURNS, KNOWLEDGE_TURNS.c.created_at),
+                                     (HANDOFF_OUTBOX, HANDOFF_OUTBOX.c.delivered_at),
+                                     (LOOKUP_FAILURES, LOOKUP_FAILURES.c.updated_at)):
+                    if rows.name in present:
+                        counts[f"actions.{rows.name}"] = await _delete(
+                            conn, delete(rows).where(moment < cutoff))
+    async with _engine(stores.handoff) as engine:
+        if engine is not None:
+            async with engine.begin() as conn:
+                closed = ~TICKETS.c.status.in_(OPEN_TICKETS)
+                ended = func.coalesce(TICKETS.c.resolved_at, TICKETS.c.created_at) < cutoff
+                counts.update(await _delete_tickets(conn, closed & ended))
+    async with _engine(stores.metrics) as engine:
+        if engine is not None:
+            async with engine.begin() as conn:
+                present = await _tables(conn)
+                for rows, moment in ((METRIC_EVENTS, METRIC_EVENTS.c.at),
+                                     (SURVEYS, SURVEYS.c.asked_at)):
+                    if rows.name in present:
+                        counts[f"metrics.{rows.name}"] = await _delete(
+                            conn, delete(rows).where(moment < cutoff))
+    return counts
+
+
+async def _purge_broker(conn: AsyncConnection, epoch: float) -> int:
+    """Broker events whose JSON ``timestamp`` is before ``epoch``: in SQL on SQLite and
+    PostgreSQL, else by reading the rows in batches."""
+    data = BROKER_EVENTS.c.data
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        stamp: Any = cast(func.json_extract(data, "$.timestamp"), Float)
+        return await _delete(conn, delete(BROKER_EVENTS).where(stamp < epoch))
+    if dialect == "postgresql":
+        stamp = cast(cast(data, JSON)["timestamp"].as_string(), Float)
+        return await _delete(conn, delete(BROKER_EVENTS).where(stamp < epoch))
+    deleted, after = 0, -1
+    while True:
+        rows = (await conn.execute(select(BROKER_EVENTS.c.id, data)
+                                   .where(BROKER_EVENTS.c.id > after)
+                                   .order_by(BROKER_EVENTS.c.id).limit(BROKER_BATCH))).all()
+        if not rows:
+            return deleted
+        after = rows[-1][0]
+        old = [row_id for row_id, raw in rows if _event_time(raw) < epoch]
+        if old:
+            deleted += await _delete(conn, delete(BROKER_EVENTS)
+                                     .where(BROKER_EVENTS.c.id.in_(old)))
+
+
+def _event_time(raw: str | None) -> float:
+    try:
+        return float(json.loads(raw or "{}").get("timestamp"))
+    except (TypeError, ValueError, AttributeError):
+        return float("inf")  # unreadable: never counted as old
+
+
+# The erasure log ------------------------------------------------------------------------
+
+def conversation_ref(conversation_id: str, salt: str = "") -> str:
+    """What the log keeps instead of the id: SHA-256 hex, an HMAC keyed with the salt."""
+    raw = conversation_id.encode()
+    if salt:
+        return hmac.new(salt.encode(), raw, hashlib.sha256).hexdigest()
+    return hashlib.sha256(raw).hexdigest()
+
+
+async def create_log_schema(metrics: StoreRef) -> None:
+    async with _engine(metrics, create=True) as engine:
+        if engine is not None:
+            async with engine.begin() as conn:
+                await conn.run_sync(_Base.metadata.create_all)
+
+
+async def record_erasure(metrics: StoreRef, *, kind: Literal["conversation", "retention"],
+                         actor: str, counts: Counts, now: datetime,
+                         conversation_id: str | None = None, salt: str = "") -> None:
+    """Log an erasure in ``erasure_log`` (metrics database): the id only as a salted hash."""
+    row = {"at": _utc(now), "kind": kind, "actor": actor[:120],
+           "conversation_ref": (conversation_ref(conversation_id, salt)
+                                if conversation_id is not None else None),
+           "counts_json": json.dumps(counts, sort_keys=True)}
+    if metrics is None:
+        log.warning("erasure not logged: METRICS_DB_URL is not configured (%s)", row)
+        return
+    async with _engine(metrics, create=True) as engine:
+        assert engine is not None
+        async with engine.begin() as conn:
+            await conn.run_sync(_Base.metadata.create_all)
+            await conn.execute(insert(ErasureLogRow).values(**row))
+
+
+async def erasures(metrics: StoreRef, limit: int = 100) -> list[dict[str, Any]]:
+    """The latest log entries, newest first (for an audit view)."""
+    async with _engine(metrics) as engine:
+        if engine is None:
+            return []
+        async with engine.connect() as conn:
+            if "erasure_log" not in await _tables(conn):
+                return []
+            rows = await conn.execute(select(ErasureLogRow.__table__)
+                                      .order_by(ErasureLogRow.id.desc()).limit(limit))
+            return [{**row._asdict(), "at": _aware(row.at),
+                     "counts": json.loads(row.counts_json)} for row in rows]
+
+
+async def erase_and_log(stores: Stores, conversation_id: str, actor: str,
+                        now: datetime, salt: str = "") -> Counts:
+    """A customer's request: erase the conversation everywhere, then log it."""
+    counts = await erase_conversation(stores, conversation_id)
+    await record_erasure(stores.metrics, kind="conversation", actor=actor, counts=counts,
+                         now=now, conversation_id=conversation_id, salt=salt)
+    log.info("conversation %s… erased by %s: %s", conversation_ref(conversation_id, salt)[:12],
+             actor, counts)
+    return counts
+
+
+async def purge_and_log(stores: Stores, cutoff: datetime, now: datetime,
+                        actor: str = RETENTION_ACTOR) -> Counts:
+    """The retention rule (``purge_older_than``), then its log entry."""
+    counts = await purge_older_than(stores, cutoff)
+    await record_erasure(stores.metrics, kind="retention", actor=actor, counts=counts, now=now)
+    return counts
+
+
+# The scheduled job ----------------------------------------------------------------------
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class RetentionJob:
+    """Deletes what is older than the retention period: shortly after start, then daily."""
+
+    def __init__(self, stores: Stores, settings: RetentionSettings,
+                 clock: Callable[[], datetime] = _utcnow) -> None:
+        self.stores = stores
+        self.settings = settings
+        self.clock = clock
+        self.last_run: datetime | None = None
+        self.last_counts: Counts = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def cutoff(self, now: datetime) -> datetime:
+        return _utc(now) - timedelta(days=self.settings.days)
+
+    async def run_once(self, now: datetime | None = None) -> Counts:
+        now = _utc(now or self.clock())
+        cutoff = self.cutoff(now)
+        counts = await purge_and_log(self.stores, cutoff, now)
+        self.last_run, self.last_counts = now, counts
+        log.info("retention: deleted what is older than %s (%d days): %s",
+                 cutoff.isoformat(timespec="seconds"), self.settings.days,
+                 {key: value for key, value in counts.items() if value} or "nothing")
+        return counts
+
+    async def _loop(self) -> None:
+        await asyncio.sleep(self.settings.first_run_seconds)
+        while True:
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the job must survive a database hiccup
+                log.exception("retention run failed; next try in %.0f s",
+                              self.settings.interval_seconds)
+            await asyncio.sleep(self.settings.interval_seconds)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None

@@ -60,7 +60,7 @@ def transcript(tracker: Tracker) -> list[TranscriptEntry]:
     entries: list[TranscriptEntry] = []
     for event in tracker.events:
         kind = event.get("event")
-        if kind == "user":
+        if kind == "user" and not (event.get("metadata") or {}).get("is_external"):
             entries.append({"role": "customer", "text": customer_text(event)[:MAX_TEXT_CHARS],
                             "at": _iso(event.get("timestamp")), "author": None})
         elif kind == "bot" and event.get("text"):

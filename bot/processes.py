@@ -169,6 +169,12 @@ def handoff_env(folder: Path, handoff_port: int, rasa_port: int, token: str,
         "RASA_EVENTS_DB": str(folder / "events.db"),
         "RASA_EVENTS_DB_URL": f"sqlite+aiosqlite:///{folder / 'events.db'}",
         "HANDOFF_DB_URL": f"sqlite+aiosqlite:///{folder / 'handoff.db'}",
+        # The service-quality record, and the stores the handoff service reads into it or
+        # erases a conversation from (README, "Service quality").
+        "METRICS_DB_URL": f"sqlite+aiosqlite:///{folder / 'metrics.db'}",
+        "ACTIONS_DB_URL": f"sqlite+aiosqlite:///{folder / 'actions.db'}",
+        "TRACKER_DB_DIALECT": "sqlite",
+        "TRACKER_DB": str(folder / "tracker.db"),
         "HANDOFF_WEBHOOK_URL": f"http://127.0.0.1:{handoff_port}/webhooks/escalations",
         "HANDOFF_WEBHOOK_SECRET": secret,
         "RASA_URL": f"http://127.0.0.1:{rasa_port}",

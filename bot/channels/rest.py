@@ -49,18 +49,28 @@ PUSHED_FROM = ("agent", "system")
 
 
 def pushed_messages(events: list[Any], sender: str, after: float) -> list[dict[str, Any]]:
-    """Bot messages sent outside a reply (by an agent or the handoff service), after a time."""
+    """Bot messages sent outside a reply, after a time: by an agent or the handoff service,
+    and the assistant's answers to a triggered intent (the survey after a hand-back or a
+    quiet spell), which no request was waiting for."""
     found = []
+    external = False
     for event in events:
         data = event.as_dict() if hasattr(event, "as_dict") else event
         meta = data.get("metadata") or {}
-        if data.get("event") != "bot" or meta.get("from") not in PUSHED_FROM:
+        if data.get("event") == "user":
+            external = bool(meta.get("is_external"))
+            continue
+        if data.get("event") != "bot" or (meta.get("from") not in PUSHED_FROM and not external):
             continue
         timestamp = float(data.get("timestamp") or 0)
         if timestamp > after:
-            found.append({"recipient_id": sender, "text": data.get("text") or "",
-                          "from": meta["from"], "agent_name": meta.get("agent_name"),
-                          "timestamp": timestamp})
+            message = {"recipient_id": sender, "text": data.get("text") or "",
+                       "from": meta.get("from") or "assistant",
+                       "agent_name": meta.get("agent_name"), "timestamp": timestamp}
+            buttons = (data.get("data") or {}).get("buttons")
+            if buttons:
+                message["buttons"] = buttons
+            found.append(message)
     return found
 
 

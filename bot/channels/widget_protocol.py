@@ -137,7 +137,7 @@ def messages(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         kind = event.get("event")
         timestamp = float(event.get("timestamp") or 0)
         metadata = event.get("metadata") or {}
-        if kind == "user" and event.get("text"):
+        if kind == "user" and event.get("text") and not metadata.get("is_external"):
             found.append(user_message(str(event["text"]), timestamp,
                                       event.get("message_id"), metadata))
         elif kind == "bot" and (event.get("text") or (event.get("data") or {}).get("buttons")):

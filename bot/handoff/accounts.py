@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 
-from bot.handoff.store import Agent, AgentSession, Database, aware, utcnow
+from bot.handoff.store import ROLES, Agent, AgentSession, Database, aware, utcnow
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P, KEY_BYTES = 2 ** 14, 8, 1, 32
 MIN_PASSWORD_CHARS = 10
@@ -66,7 +66,7 @@ class Accounts:
         self.session_hours = session_hours
 
     async def add(self, username: str, display_name: str, password: str,
-                  max_chats: int) -> Agent:
+                  max_chats: int, role: str = "agent") -> Agent:
         username = username.strip().lower()
         if not USERNAME_RE.match(username):
             raise AccountError("the username must be 2-64 characters: a-z, 0-9, '.', '_', '-'")
@@ -76,12 +76,14 @@ class Accounts:
             raise AccountError("the display name is empty (customers see it)")
         if max_chats < 1:
             raise AccountError("--max-chats must be at least 1")
+        if role not in ROLES:
+            raise AccountError(f"the role must be one of {', '.join(ROLES)}, not {role!r}")
         async with self.db.sessions.begin() as session:
             if await session.scalar(select(Agent).where(Agent.username == username)):
                 raise AccountError(f"agent {username!r} exists already")
             agent = Agent(username=username, display_name=display_name.strip()[:120],
                           password_hash=hash_password(password), max_chats=max_chats,
-                          active=True, created_at=utcnow())
+                          active=True, created_at=utcnow(), role=role)
             session.add(agent)
         return agent
 
@@ -94,6 +96,15 @@ class Accounts:
                 raise AccountError(f"no agent {username!r}")
             agent.password_hash = hash_password(password)
             await session.execute(delete(AgentSession).where(AgentSession.agent_id == agent.id))
+
+    async def set_role(self, username: str, role: str) -> None:
+        if role not in ROLES:
+            raise AccountError(f"the role must be one of {', '.join(ROLES)}, not {role!r}")
+        async with self.db.sessions.begin() as session:
+            agent = await session.scalar(select(Agent).where(Agent.username == username))
+            if agent is None:
+                raise AccountError(f"no agent {username!r}")
+            agent.role = role
 
     async def set_active(self, username: str, active: bool) -> None:
         async with self.db.sessions.begin() as session:

@@ -164,6 +164,27 @@ async def escalation_webhook(request: web.Request) -> web.Response:
                               "created": created}, status=201 if created else 200)
 
 
+async def status_webhook(request: web.Request) -> web.Response:
+    """Where a customer's request for a person stands, for the action server's answer to
+    "what's happening with my request?" (signed like the escalation webhook)."""
+    settings = request.app[SETTINGS]
+    raw = await request.read()
+    try:
+        verify(settings.webhook_secret, request.headers, raw,
+               tolerance=settings.signature_tolerance_seconds)
+    except SignatureError as exc:
+        log.warning("status request refused: %s", exc)
+        return error(401, f"signature refused: {exc}")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return error(400, "the body must be JSON")
+    if not isinstance(body, dict) or not isinstance(body.get("conversation_id"), str) \
+            or not body["conversation_id"]:
+        return error(422, "'conversation_id' is required (a non-empty string)")
+    return web.json_response(await request.app[SERVICE].status_of(body["conversation_id"]))
+
+
 # Pages ---------------------------------------------------------------------------------
 
 async def login_page(request: web.Request) -> web.StreamResponse:
@@ -227,7 +248,7 @@ async def _agent_json(request: web.Request, agent: Agent) -> dict[str, Any]:
     online = request.app[SERVICE].hub.online_agents()
     return {"id": agent.id, "username": agent.username, "display_name": agent.display_name,
             "max_chats": agent.max_chats, "active_chats": active.get(agent.id, 0),
-            "online": agent.id in online}
+            "online": agent.id in online, "role": agent.role}
 
 
 async def me(request: web.Request, agent: Agent) -> web.Response:
@@ -235,6 +256,7 @@ async def me(request: web.Request, agent: Agent) -> web.Response:
     assert found is not None
     return web.json_response({
         "agent": await _agent_json(request, agent), "csrf_token": found[1].csrf_token,
+        "role": agent.role,
         "pickup_target_seconds": request.app[SETTINGS].pickup_target_seconds,
         "server_time": utcnow().isoformat(timespec="seconds")})
 
@@ -258,7 +280,9 @@ async def queue(request: web.Request, agent: Agent) -> web.Response:
     tickets = sorted(await service.store.open_tickets(),
                      key=lambda t: (t.status != "queued", places.get(t.id, 0), t.id))
     return web.json_response({
-        "tickets": [ticket_json(t, by_id, places.get(t.id), now) for t in tickets],
+        "tickets": [ticket_json(t, by_id, places.get(t.id), now,
+                                target_seconds=request.app[SETTINGS].pickup_target_seconds)
+                    for t in tickets],
         "server_time": now.isoformat(timespec="seconds")})
 
 
@@ -277,7 +301,8 @@ async def _detail(request: web.Request, ticket_id: int) -> dict[str, Any] | None
         return None
     places = positions(await service.store.queued())
     return ticket_json(ticket, await _agents_by_id(request), places.get(ticket.id), utcnow(),
-                       detail=True)
+                       detail=True,
+                       target_seconds=request.app[SETTINGS].pickup_target_seconds)
 
 
 async def ticket(request: web.Request, agent: Agent) -> web.Response:
@@ -365,6 +390,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/", root)
     app.router.add_get("/health", health)
     app.router.add_post("/webhooks/escalations", escalation_webhook)
+    app.router.add_post("/webhooks/status", status_webhook)
     app.router.add_get("/console", console_page)
     app.router.add_get("/console/login", login_page)
     app.router.add_static("/static", STATIC, show_index=False)

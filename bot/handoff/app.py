@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from bot.handoff import api
+from bot.handoff import api, prom, quality
 from bot.handoff.accounts import Accounts
 from bot.handoff.hub import Hub
 from bot.handoff.rasa_client import RasaClient
@@ -15,6 +15,8 @@ from bot.handoff.service import HandoffService
 from bot.handoff.settings import HandoffSettings
 from bot.handoff.store import TicketStore, create_schema, open_database
 from bot.handoff.strings import Strings
+from bot.metrics.erase import RetentionJob, RetentionSettings, Stores
+from bot.metrics.records import MetricsStore
 
 log = logging.getLogger("bot.handoff")
 
@@ -28,16 +30,25 @@ def create_app(settings: HandoffSettings) -> web.Application:
         db = open_database(settings.db_url)
         await create_schema(db)
         accounts = Accounts(db, settings.session_hours)
-        service = HandoffService(settings, TicketStore(db, settings.priority_step_seconds),
-                                 accounts, RasaClient(settings.rasa_url, settings.rasa_token),
-                                 Hub(), Strings())
+        metrics = MetricsStore.from_url(settings.metrics_db_url)
+        await metrics.create_schema()
+        store = TicketStore(db, settings.priority_step_seconds)
+        service = HandoffService(settings, store, accounts,
+                                 RasaClient(settings.rasa_url, settings.rasa_token),
+                                 Hub(), Strings(), metrics)
+        app[prom.PROM].bind(store)
+        service.prom = app[prom.PROM]
+        retention = RetentionJob(app[quality.STORES], settings.retention or RetentionSettings())
+        retention.start()
         app[api.ACCOUNTS] = accounts
         app[api.SERVICE] = service
         service.start()
         log.info("handoff service ready: queue %s, Rasa %s", settings.db_url.split("@")[-1],
                  settings.rasa_url)
         yield
+        await retention.close()
         await service.close()
+        await metrics.close()
         await db.engine.dispose()
 
     async def close_sockets(app: web.Application) -> None:
@@ -47,6 +58,10 @@ def create_app(settings: HandoffSettings) -> web.Application:
     app.cleanup_ctx.append(resources)
     app.on_shutdown.append(close_sockets)
     api.setup_routes(app)
+    quality.setup(app, settings.stores or Stores.from_env())
+    metrics_http = prom.HandoffMetrics(actions_db_url=settings.actions_db_url or None,
+                                       token=settings.metrics_token or None)
+    prom.setup(app, metrics_http)
     return app
 
 

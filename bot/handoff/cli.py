@@ -12,7 +12,7 @@ import sys
 from bot.handoff.accounts import AccountError, Accounts
 from bot.handoff.app import run
 from bot.handoff.settings import ROOT, HandoffSettings, SettingsError
-from bot.handoff.store import create_schema, open_database
+from bot.handoff.store import ROLES, create_schema, open_database
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -26,6 +26,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                      help="chats at once (default HANDOFF_MAX_CHATS, 3)")
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from standard input instead of a prompt")
+    add.add_argument("--role", choices=ROLES, default="agent",
+                     help="supervisors also see the service-quality dashboard")
+    role = actions.add_parser("role", help="make an account an agent or a supervisor")
+    role.add_argument("username")
+    role.add_argument("role", choices=ROLES)
     password = actions.add_parser("password", help="set a new password (ends its sessions)")
     password.add_argument("username")
     password.add_argument("--password-stdin", action="store_true")
@@ -55,9 +60,12 @@ async def _agent_command(args: argparse.Namespace) -> int:
         if args.agent_command == "add":
             max_chats = args.max_chats or int(os.environ.get("HANDOFF_MAX_CHATS", "3"))
             agent = await accounts.add(args.username, args.name, _password(args.password_stdin),
-                                       max_chats)
-            print(f"agent {agent.username!r} ({agent.display_name}) created, "
+                                       max_chats, args.role)
+            print(f"{agent.role} {agent.username!r} ({agent.display_name}) created, "
                   f"up to {agent.max_chats} chats at once")
+        elif args.agent_command == "role":
+            await accounts.set_role(args.username, args.role)
+            print(f"{args.username!r} is now a {args.role}")
         elif args.agent_command == "password":
             await accounts.set_password(args.username, _password(args.password_stdin))
             print(f"password of {args.username!r} changed; their sessions are ended")
@@ -67,7 +75,8 @@ async def _agent_command(args: argparse.Namespace) -> int:
         else:
             for agent in await accounts.all():
                 state = "active" if agent.active else "disabled"
-                print(f"{agent.username}\t{agent.display_name}\t{agent.max_chats} chats\t{state}")
+                print(f"{agent.username}\t{agent.display_name}\t{agent.role}\t"
+                      f"{agent.max_chats} chats\t{state}")
         return 0
     except AccountError as exc:
         print(f"error: {exc}", file=sys.stderr)

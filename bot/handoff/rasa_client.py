@@ -64,3 +64,19 @@ class RasaClient:
         if self._http is not None:
             await self._http.close()
             self._http = None
+
+    async def trigger_intent(self, conversation_id: str, intent: str, entities: dict[str, Any],
+                             channel: str) -> None:
+        """Run the assistant as if the customer had said ``intent``; its replies go out
+        through ``channel`` (the survey after a hand-back or a quiet spell)."""
+        url = self._url(conversation_id, "/trigger_intent")
+        params = {"token": self.token, "output_channel": channel, "include_events": "NONE"}
+        try:
+            async with self._session().post(url, params=params,
+                                            json={"name": intent, "entities": entities}
+                                            ) as response:
+                if response.status != 200:
+                    raise RasaError(f"trigger_intent: HTTP {response.status} "
+                                    f"{(await response.text())[:200]}")
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise RasaError(f"trigger_intent: {type(exc).__name__}: {exc}") from exc

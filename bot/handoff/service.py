@@ -27,8 +27,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.handoff.accounts import Accounts
+from bot.handoff.alerts import AlertWebhook, alert_json
 from bot.handoff.hub import Hub
 from bot.handoff.payload import customer_text
+from bot.handoff.prom import HandoffMetrics
 from bot.handoff.rasa_client import RasaClient, RasaError
 from bot.handoff.settings import HandoffSettings
 from bot.handoff.store import (
@@ -44,6 +46,8 @@ from bot.handoff.store import (
     utcnow,
 )
 from bot.handoff.strings import Strings
+from bot.metrics import tables as mt
+from bot.metrics.records import Collector, MetricsStore
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,12 @@ EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}", re.IGNORECASE)
 CANCEL_WORDS = frozenset({"cancel", "stop waiting", "never mind", "nevermind", "отмена",
                           "отменить", "отмена ожидания", "скасувати", "скасування"})
 CANCEL_INTENTS = frozenset({"stop"})
+STATUS_INTENTS = frozenset({"request_status"})
+STATUS_CONFIDENCE = 0.6
+SURVEY_INTENT = "EXTERNAL_survey"
+# Quiet conversations are looked for among those active in this window before the quiet
+# time; older ones (the service was down) are left alone.
+SURVEY_WINDOW = timedelta(hours=6)
 MAX_TEXT_CHARS = 4000
 DELIVERY_RETRY_MAX_SECONDS = 30.0
 SWEEP_SECONDS = 15.0
@@ -66,6 +76,19 @@ def _moment(timestamp: float | None) -> datetime:
     return datetime.fromtimestamp(timestamp or 0, UTC)
 
 
+def _asks_status(event: dict[str, Any]) -> bool:
+    """"What's happening with my request?" while waiting for (or talking to) a person."""
+    intent = ((event.get("parse_data") or {}).get("intent") or {})
+    return (intent.get("name") in STATUS_INTENTS
+            and float(intent.get("confidence") or 0) >= STATUS_CONFIDENCE)
+
+
+def wait_minutes(position: int, pickup_seconds: float, agents: int) -> int:
+    """The expected wait told to the customer at ``position``: the median of recent pickup
+    times for every chat ahead of theirs and their own, shared by the agents online."""
+    return max(1, math.ceil(position * pickup_seconds / max(1, agents) / 60))
+
+
 def _is_cancel(event: dict[str, Any]) -> bool:
     intent = ((event.get("parse_data") or {}).get("intent") or {})
     words = re.sub(r"[^\w\s]", " ", str(event.get("text") or "").lower()).split()
@@ -76,8 +99,12 @@ def _is_cancel(event: dict[str, Any]) -> bool:
 
 class HandoffService:
     def __init__(self, settings: HandoffSettings, store: TicketStore, accounts: Accounts,
-                 rasa: RasaClient, hub: Hub, strings: Strings) -> None:
+                 rasa: RasaClient, hub: Hub, strings: Strings,
+                 metrics: MetricsStore | None = None) -> None:
         self.settings = settings
+        self.metrics = metrics
+        self.alert_webhook = AlertWebhook(settings.alert_webhook_url, settings.webhook_secret)
+        self.prom: HandoffMetrics | None = None  # Prometheus counters, when installed
         self.store = store
         self.accounts = accounts
         self.rasa = rasa
@@ -90,6 +117,11 @@ class HandoffService:
         # applies events to a ticket whose synced_ts is not set yet.
         self._feed_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
+        self.collector: Collector | None = None
+        if metrics is not None:
+            actions_engine = (create_async_engine(settings.actions_db_url)
+                              if settings.actions_db_url else None)
+            self.collector = Collector(metrics, self.events_engine, actions_engine)
 
     # Escalations ------------------------------------------------------------------------
 
@@ -102,6 +134,10 @@ class HandoffService:
                      ticket.reason)
             await self._load_transcript(ticket, payload)
         await self._system(ticket, f"Escalated: {ticket.detail or REASON_TEXT.get(ticket.reason)}")
+        if self.prom is not None:
+            self.prom.escalated(ticket.reason)
+        await self._metric(ticket, "escalated", mt.ESCALATED, ticket.created_at,
+                           reason=ticket.reason, value=0.0 if ticket.outside_hours else 1.0)
         await self.queue_changed()
         return ticket, True
 
@@ -181,6 +217,8 @@ class HandoffService:
                       backfill: bool = False) -> Message | None:
         kind = event.get("event")
         ts = float(event.get("timestamp") or 0)
+        if kind == "user" and (event.get("metadata") or {}).get("is_external"):
+            return None  # the product asking itself (the survey), not the customer
         if kind == "user":
             return await self.store.add_message(ticket.id, "customer",
                                                 customer_text(event)[:MAX_TEXT_CHARS],
@@ -221,6 +259,8 @@ class HandoffService:
             await self.customer_left(ticket, "The customer cancelled the wait.",
                                      say="cancelled")
             return
+        if _asks_status(event):
+            await self._tell_status(ticket)
         email = EMAIL_RE.search(message.text)
         if ticket.outside_hours and email and not ticket.customer_email:
             await self.store.update_fields(ticket.id, customer_email=email.group(0))
@@ -237,6 +277,11 @@ class HandoffService:
         except ClaimError as exc:
             raise ActionError(str(exc)) from exc
         await self._system(ticket, f"{agent.display_name} took the chat.")
+        if self.prom is not None and ticket.first_claimed_at == ticket.claimed_at:
+            self.prom.claimed(((aware(ticket.claimed_at) or utcnow())
+                               - (aware(ticket.created_at) or utcnow())).total_seconds())
+        await self._metric(ticket, f"claimed:{(aware(ticket.claimed_at) or utcnow()).timestamp()}",
+                           mt.CLAIMED, ticket.claimed_at, agent=agent.display_name)
         await self._to_customer(ticket, "system", self.strings.text(
             ticket.language, "agent_joined", agent=agent.display_name),
             status={"state": "with_agent", "agent_name": agent.display_name})
@@ -253,7 +298,10 @@ class HandoffService:
 
     async def reply(self, ticket_id: int, agent: Agent, body: str) -> Message:
         ticket = await self._mine(ticket_id, agent)
-        return await self._to_customer(ticket, "agent", body, author=agent.display_name)
+        message = await self._to_customer(ticket, "agent", body, author=agent.display_name)
+        await self._metric(ticket, f"message:{message.id}", mt.AGENT_MESSAGE, message.created_at,
+                           agent=agent.display_name)
+        return message
 
     async def note(self, ticket_id: int, agent: Agent, body: str) -> Message:
         ticket = await self.store.get(ticket_id)
@@ -304,6 +352,8 @@ class HandoffService:
             raise ActionError("The chat changed meanwhile; refresh and try again.")
         await self._system(resolved, f"{agent.display_name} resolved the chat and handed it "
                                      "back to the assistant.")
+        await self._metric(resolved, "resolved", mt.RESOLVED, resolved.resolved_at,
+                           agent=agent.display_name)
         await self._to_customer(resolved, "system", self.strings.text(
             resolved.language, "handback", agent=agent.display_name), command="resume",
             status={"state": "assistant"})
@@ -316,6 +366,7 @@ class HandoffService:
             return
         await self._system(left, why)
         if left.status == "abandoned":
+            await self._metric(left, "abandoned", mt.ABANDONED, left.resolved_at)
             # Whoever comes back finds the assistant answering again.
             await self._to_customer(left, "system", self.strings.text(
                 left.language, say or "cancelled"), command="resume",
@@ -392,6 +443,10 @@ class HandoffService:
             message.delivered_at = utcnow()
             await self._announce(message)
             sent += 1
+            if message.command == "resume" and ticket.status == "resolved":
+                # The agent resolved it: the conversation has ended, so ask how it went.
+                await self.trigger_survey(ticket.conversation_id, ticket.channel,
+                                          "agent_resolved")
         return sent
 
     # The queue ---------------------------------------------------------------------------
@@ -409,7 +464,7 @@ class HandoffService:
             for position, ticket in enumerate(queued, start=1):
                 if ticket.outside_hours or ticket.last_position == position:
                     continue
-                minutes = max(1, math.ceil(position * pickup / agents / 60))
+                minutes = wait_minutes(position, pickup, agents)
                 if ticket.last_position is None:
                     key = "queued"
                 elif position == 1:
@@ -434,6 +489,111 @@ class HandoffService:
                 await self.customer_left(ticket, "The customer left (no sign of life for "
                                          f"{int(self.settings.customer_timeout_seconds // 60)}"
                                          " min).")
+
+    # Where a request stands ----------------------------------------------------------------
+
+    async def status_of(self, conversation_id: str) -> dict[str, Any]:
+        """The customer's request for a person: none, queued (place and wait), outside
+        agent hours (when they are back) or with an agent (who)."""
+        ticket = await self.store.open_for(conversation_id)
+        status: dict[str, Any] = {"state": "none", "position": None, "minutes": None,
+                                  "agent_name": None, "agents_back_text": None,
+                                  "reason": None}
+        if ticket is None:
+            return status
+        status["reason"] = ticket.reason
+        if ticket.status == "assigned":
+            status.update(state="with_agent",
+                          agent_name=await self.store.agent_name(ticket.agent_id))
+            return status
+        if ticket.outside_hours:
+            status.update(state="outside_hours", agents_back_text=ticket.agents_back_text)
+            return status
+        queued = await self.store.queued()
+        position = next((i for i, t in enumerate(queued, start=1) if t.id == ticket.id), 1)
+        minutes = wait_minutes(position, await self.expected_pickup_seconds(),
+                               len(self.hub.online_agents()))
+        status.update(state="queued", position=position, minutes=minutes)
+        return status
+
+    async def _tell_status(self, ticket: Ticket) -> None:
+        status = await self.status_of(ticket.conversation_id)
+        key = {"queued": "status_queued", "with_agent": "status_with_agent",
+               "outside_hours": "status_outside_hours"}.get(status["state"])
+        if key is None:
+            return
+        await self._to_customer(ticket, "system", self.strings.text(
+            ticket.language, key, position=status["position"], minutes=status["minutes"],
+            agent=status["agent_name"], back=status["agents_back_text"] or ""),
+            status={k: status[k] for k in ("state", "position", "minutes", "agent_name")})
+
+    # Service quality -------------------------------------------------------------------------
+
+    async def _metric(self, ticket: Ticket, suffix: str, kind: str, at: datetime | None,
+                      **values: Any) -> None:
+        if self.metrics is None:
+            return
+        try:
+            await self.metrics.record(f"ticket:{ticket.id}:{suffix}", ticket.conversation_id,
+                                      kind, aware(at) or utcnow(), channel=ticket.channel,
+                                      language=ticket.language, ticket_id=ticket.id, **values)
+        except Exception:
+            # The record must never stop the queue; the message says which row is missing.
+            log.exception("metrics: ticket %d %s not recorded", ticket.id, suffix)
+
+    async def check_pickup(self) -> int:
+        """The 4-minute rule: a chat still waiting for its first agent past the target, in
+        agent hours, alerts every console and the supervisors' webhook, once."""
+        now = utcnow()
+        target = self.settings.pickup_target_seconds
+        raised = 0
+        for ticket in await self.store.queued():
+            if ticket.outside_hours or ticket.alerted_at is not None \
+                    or ticket.first_claimed_at is not None:
+                continue
+            waited = (now - (aware(ticket.created_at) or now)).total_seconds()
+            if waited < target or not await self.store.mark_alerted(ticket.id, now):
+                continue
+            alert = alert_json(ticket, waited, target)
+            log.warning("ticket %d waited %.0f s for a person (target %d s)", ticket.id,
+                        waited, target)
+            await self._metric(ticket, "alert", mt.PICKUP_ALERT, now, reason=ticket.reason,
+                               value=waited)
+            await self.hub.broadcast(alert)
+            self.alert_webhook.send(alert)
+            if self.prom is not None:
+                self.prom.pickup_alert()
+            raised += 1
+        return raised
+
+    async def trigger_survey(self, conversation_id: str, channel: str, trigger: str) -> None:
+        """Ask Rasa to run the survey; the action decides whether it is due (never twice,
+        never during a handoff)."""
+        try:
+            await self.rasa.trigger_intent(conversation_id, SURVEY_INTENT,
+                                           {"survey_trigger": trigger}, channel)
+        except RasaError as exc:
+            log.warning("survey for %s (%s) not triggered: %s", conversation_id, trigger, exc)
+
+    async def survey_sweep(self) -> int:
+        """Conversations quiet for SURVEY_QUIET_SECONDS get the survey, once per silence."""
+        quiet = self.settings.survey_quiet_seconds
+        if self.metrics is None or quiet <= 0:
+            return 0
+        before = utcnow() - timedelta(seconds=quiet)
+        open_now = await self.store.open_conversations()
+        nudged = 0
+        for conversation_id, last_at, channel in await self.metrics.quiet_conversations(
+                before - SURVEY_WINDOW, before):
+            if conversation_id in open_now or not channel:
+                continue  # never in the middle of a handoff
+            if await self.metrics.has(mt.SURVEY_NUDGED, conversation_id, last_at):
+                continue
+            await self.metrics.record(f"nudge:{conversation_id}:{last_at.timestamp()}",
+                                      conversation_id, mt.SURVEY_NUDGED, channel=channel)
+            await self.trigger_survey(conversation_id, channel, "quiet")
+            nudged += 1
+        return nudged
 
     # Background loops --------------------------------------------------------------------
 
@@ -462,7 +622,17 @@ class HandoffService:
                                         self.settings.feed_poll_seconds)),
             loop.create_task(self._loop("delivery", self.deliver_once, 1.0, self._deliver)),
             loop.create_task(self._loop("sweep", self.sweep, SWEEP_SECONDS)),
+            loop.create_task(self._loop("pickup alerts", self.check_pickup,
+                                        self.settings.alert_poll_seconds)),
         ]
+        if self.collector is not None:
+            self._tasks += [
+                loop.create_task(self._loop("metrics", self.collector.collect_once,
+                                            max(0.5, self.settings.feed_poll_seconds))),
+                loop.create_task(self._loop("surveys", self.survey_sweep,
+                                            min(30.0, max(1.0, self.settings.survey_quiet_seconds
+                                                          / 4)))),
+            ]
         self._deliver.set()
 
     async def close(self) -> None:
@@ -474,8 +644,11 @@ class HandoffService:
             except asyncio.CancelledError:
                 pass
         self._tasks = []
+        await self.alert_webhook.close()
         await self.rasa.close()
         await self.events_engine.dispose()
+        if self.collector is not None and self.collector.actions_engine is not None:
+            await self.collector.actions_engine.dispose()
 
 
 # JSON for the console -------------------------------------------------------------------
@@ -487,7 +660,8 @@ def message_json(message: Message) -> dict[str, Any]:
 
 
 def ticket_json(ticket: Ticket, agents: dict[int, Agent], position: int | None,
-                now: datetime, detail: bool = False) -> dict[str, Any]:
+                now: datetime, detail: bool = False,
+                target_seconds: int = 240) -> dict[str, Any]:
     created = aware(ticket.created_at) or now
     agent = agents.get(ticket.agent_id) if ticket.agent_id is not None else None
     order = json.loads(ticket.order_json or "null")
@@ -505,7 +679,11 @@ def ticket_json(ticket: Ticket, agents: dict[int, Agent], position: int | None,
         "outside_hours": ticket.outside_hours, "agents_back_text": ticket.agents_back_text,
         "customer_email": ticket.customer_email,
         "order_id": order.get("order_id") if isinstance(order, dict) else None,
+        "alerted": ticket.alerted_at is not None,
     }
+    data["over_target"] = (ticket.status == "queued" and not ticket.outside_hours
+                           and ticket.first_claimed_at is None
+                           and data["waiting_seconds"] >= target_seconds)
     if detail:
         data.update({"detail": ticket.detail,
                      "sentiment_trail": json.loads(ticket.sentiment_json or "[]"),

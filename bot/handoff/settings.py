@@ -5,6 +5,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+if TYPE_CHECKING:
+    from bot.metrics.erase import RetentionSettings, Stores
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -45,6 +52,22 @@ class HandoffSettings:
     session_hours: float = 12.0
     feed_poll_seconds: float = 0.25
     signature_tolerance_seconds: int = 300
+    # Service quality (README, "Service quality"): the metrics record, the databases the
+    # collector reads besides Rasa's broker table, and the shop's time zone for days.
+    metrics_db_url: str = ""
+    actions_db_url: str = ""
+    timezone: str = "UTC"
+    # A conversation quiet this long gets the satisfaction survey (0: never by quietness).
+    survey_quiet_seconds: float = 900.0
+    # Where a chat waiting past the pickup target in agent hours is posted (supervisors'
+    # chat); empty: consoles only.
+    alert_webhook_url: str = ""
+    alert_poll_seconds: float = 5.0
+    # GET /metrics (Prometheus) needs "Authorization: Bearer <token>" when set.
+    metrics_token: str = ""
+    # The retention job and every store a conversation is erased from (bot.metrics.erase).
+    retention: RetentionSettings | None = None
+    stores: Stores | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> HandoffSettings:
@@ -58,6 +81,8 @@ class HandoffSettings:
         if not token:
             raise SettingsError("RASA_API_TOKEN must be set: the handoff service pauses, "
                                 "resumes and writes to conversations over Rasa's HTTP API")
+        # bot.metrics.erase raises SettingsError from this module: imported here, not above.
+        from bot.metrics.erase import RetentionSettings, Stores  # noqa: PLC0415
         cookie_secure = env.get("HANDOFF_COOKIE_SECURE", "auto").strip().lower()
         if cookie_secure not in {"auto", "true", "false"}:
             raise SettingsError("HANDOFF_COOKIE_SECURE must be auto, true or false")
@@ -79,4 +104,37 @@ class HandoffSettings:
             customer_timeout_seconds=_number(env, "HANDOFF_CUSTOMER_TIMEOUT_SECONDS", 1800, 10),
             session_hours=_number(env, "HANDOFF_SESSION_HOURS", 12, 0.1),
             feed_poll_seconds=_number(env, "HANDOFF_FEED_POLL_SECONDS", 0.25, 0.05),
+            metrics_db_url=env.get("METRICS_DB_URL", f"sqlite+aiosqlite:///{var / 'metrics.db'}"),
+            actions_db_url=env.get("ACTIONS_DB_URL", f"sqlite+aiosqlite:///{var / 'actions.db'}"),
+            timezone=_timezone(env),
+            survey_quiet_seconds=_number(env, "SURVEY_QUIET_SECONDS", 900),
+            alert_webhook_url=_url(env, "PICKUP_ALERT_WEBHOOK_URL"),
+            alert_poll_seconds=_number(env, "PICKUP_ALERT_POLL_SECONDS", 5, 0.2),
+            metrics_token=env.get("HANDOFF_METRICS_TOKEN", ""),
+            retention=RetentionSettings.from_env(env),
+            stores=Stores.from_env(env),
         )
+
+
+def _url(env: dict[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if value and not value.startswith(("http://", "https://")):
+        raise SettingsError(f"{name} must be an http(s) URL, got {value!r}")
+    return value
+
+
+def _timezone(env: dict[str, str]) -> str:
+    """SHOP_TIMEZONE, else the shop policy's time zone (the days of the metrics)."""
+    name = env.get("SHOP_TIMEZONE", "").strip()
+    if not name:
+        policy = Path(env.get("SHOP_POLICY_FILE", ROOT / "demo_shop" / "policy.yml"))
+        try:
+            name = str((yaml.safe_load(policy.read_text(encoding="utf-8")) or {})
+                       .get("timezone") or "UTC")
+        except OSError as exc:
+            raise SettingsError(f"SHOP_POLICY_FILE {policy} cannot be read: {exc}") from exc
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise SettingsError(f"unknown time zone {name!r} (SHOP_TIMEZONE or the policy)") from exc
+    return name

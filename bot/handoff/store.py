@@ -76,6 +76,8 @@ class Agent(Base):
     max_chats: Mapped[int] = mapped_column(Integer, default=3)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # "agent" or "supervisor": supervisors also see the service-quality dashboard.
+    role: Mapped[str] = mapped_column(String(16), default="agent", server_default="agent")
 
 
 class AgentSession(Base):
@@ -122,6 +124,8 @@ class Ticket(Base):
     # Rasa event time up to which the transcript is known (later feed events are new).
     synced_ts: Mapped[float] = mapped_column(Float, default=0.0)
     last_position: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # When the wait passed the pickup target and consoles and supervisors were alerted.
+    alerted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class Message(Base):
@@ -183,7 +187,10 @@ def _column_names(sync: Any, table: str) -> set[str]:
 
 # Columns added after a table first shipped: (table, column, SQL type). create_all makes
 # missing tables only, so these are added to older databases here.
-ADDED_COLUMNS = (("messages", "status_json", "TEXT"),)
+ADDED_COLUMNS = (("messages", "status_json", "TEXT"),
+                 ("agents", "role", "VARCHAR(16) NOT NULL DEFAULT 'agent'"),
+                 ("tickets", "alerted_at", "TIMESTAMP WITH TIME ZONE"))
+ROLES = ("agent", "supervisor")
 
 
 async def create_schema(db: Database) -> None:
@@ -343,6 +350,14 @@ class TicketStore:
             return await self._change(ticket_id, ["queued"], None, status="abandoned",
                                       resolved_at=now, customer_left_at=now)
         return await self._change(ticket_id, ["assigned"], None, customer_left_at=now)
+
+    async def mark_alerted(self, ticket_id: int, now: datetime) -> bool:
+        """True for the one caller that marks the ticket alerted (one alert per ticket)."""
+        async with self.db.sessions.begin() as session:
+            result = await session.execute(
+                update(Ticket).where(Ticket.id == ticket_id, Ticket.alerted_at.is_(None))
+                .values(alerted_at=now).execution_options(synchronize_session=False))
+            return getattr(result, "rowcount", 0) == 1
 
     async def update_fields(self, ticket_id: int, **values: Any) -> None:
         async with self.db.sessions.begin() as session:

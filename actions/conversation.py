@@ -10,7 +10,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.formatting import SUPPORTED
 
 # Intents that always break out of a question the assistant asked, even an open one.
-HARD_INTERRUPTS = frozenset({"request_human", "stop", "bot_challenge", "goodbye"})
+# EXTERNAL_survey is the handoff service's "the chat went quiet": never an answer.
+HARD_INTERRUPTS = frozenset({"request_human", "stop", "bot_challenge", "goodbye",
+                             "EXTERNAL_survey"})
 # Intents the rules answer in the middle of a form (data/rules): the form lets Rasa
 # reject the turn for them, unless the message also carries the data that was asked for.
 # A question for the knowledge base (`faq`) is answered by a rule too, then the job goes on.
@@ -25,7 +27,10 @@ def language(tracker: Tracker) -> str:
 
 def latest_intent(tracker: Tracker) -> tuple[str | None, float]:
     intent = (tracker.latest_message or {}).get("intent") or {}
-    return intent.get("name"), float(intent.get("confidence") or 0.0)
+    name = intent.get("name")
+    if str(name).startswith("EXTERNAL_"):
+        return name, 1.0  # sent by a service (trigger_intent), which carries no confidence
+    return name, float(intent.get("confidence") or 0.0)
 
 
 def latest_text(tracker: Tracker) -> str:

@@ -41,6 +41,7 @@ from actions.jobs import (
 from actions.orders import AddressJob, CancelJob, LostParcelJob, TrackJob, order_facts
 from actions.returns import ReturnJob
 from actions.runtime import get_runtime
+from actions.status import StatusJob
 from actions.verification import parse_contact, parse_order_id
 from actions.warranty import WarrantyJob
 
@@ -48,7 +49,8 @@ RETURN_JOB = ReturnJob()
 WARRANTY_JOB = WarrantyJob()
 JOBS: dict[str, Job] = {
     job.name: job
-    for job in (TrackJob(), LostParcelJob(), CancelJob(), AddressJob(), RETURN_JOB, WARRANTY_JOB)
+    for job in (TrackJob(), LostParcelJob(), CancelJob(), AddressJob(), RETURN_JOB, WARRANTY_JOB,
+                StatusJob())
 }
 JOB_BY_INTENT = {
     "track_order": "track",
@@ -57,6 +59,7 @@ JOB_BY_INTENT = {
     "change_address": "change_address",
     "return_item": "return",
     "warranty_claim": "warranty",
+    "case_status": "status",
 }
 DEFAULT_JOB = "track"
 JOB_SLOTS = sorted({slot for job in JOBS.values() for slot in job.slots})

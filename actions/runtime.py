@@ -14,6 +14,7 @@ from datetime import datetime
 from actions.calendar import ShopCalendar
 from actions.clock import Clock, FixedClock, SystemClock
 from actions.handoff_outbox import HandoffOutbox
+from actions.handoff_status import HandoffStatusClient
 from actions.knowledge_log import KnowledgeLog
 from actions.lookup_guard import LookupGuard
 from actions.order_rules import OrderRules
@@ -24,6 +25,7 @@ from actions.shop.base import ShopAdapter, load_adapter
 from actions.shop.seed import seed
 from actions.shop.sql import SQLShop, make_engine
 from actions.support_hours import SupportHours
+from actions.survey_store import SurveyStore
 from actions.warranty_rules import WarrantyRules
 from knowledge.base import KnowledgeBase
 from sentiment.model import SentimentModel
@@ -45,6 +47,10 @@ class Runtime:
     outbox: HandoffOutbox | None = None
     # Scores every customer message; loaded with the knowledge base, whose encoder it uses.
     sentiment: SentimentModel | None = None
+    # Survey answers, in the metrics database shared with the handoff service.
+    surveys: SurveyStore | None = None
+    # "Where does my request for a person stand?": asks the handoff service.
+    handoff_status: HandoffStatusClient | None = None
     calendar: ShopCalendar = field(init=False)
     orders: OrderRules = field(init=False)
     returns: ReturnRules = field(init=False)
@@ -72,7 +78,21 @@ class Runtime:
             raise RuntimeError("no handoff outbox: the runtime was built without one")
         return self.outbox
 
+    def require_handoff_status(self) -> HandoffStatusClient:
+        if self.handoff_status is None:
+            raise RuntimeError("no handoff status client: the runtime was built without one")
+        return self.handoff_status
+
+    def require_surveys(self) -> SurveyStore:
+        if self.surveys is None:
+            raise RuntimeError("no survey store: the runtime was built without one")
+        return self.surveys
+
     async def close(self) -> None:
+        if self.surveys is not None:
+            await self.surveys.close()
+        if self.handoff_status is not None:
+            await self.handoff_status.close()
         if self.outbox is not None:
             await self.outbox.close()
         await self.shop.close()
@@ -99,9 +119,13 @@ async def build_runtime(settings: ActionSettings, clock: Clock | None = None,
     outbox = HandoffOutbox(make_engine(settings.actions_db_url), settings.handoff_webhook_url,
                            settings.handoff_secret)
     await outbox.create_schema()
+    surveys = SurveyStore(make_engine(settings.metrics_db_url))
+    await surveys.create_schema()
     return Runtime(policy=policy, clock=clock, shop=shop, guard=guard, settings=settings,
                    knowledge_log=knowledge_log, knowledge=knowledge, outbox=outbox,
-                   sentiment=sentiment)
+                   sentiment=sentiment, surveys=surveys,
+                   handoff_status=HandoffStatusClient(settings.handoff_status_url,
+                                                      settings.handoff_secret))
 
 
 _runtime: Runtime | None = None

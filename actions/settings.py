@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,11 +37,16 @@ class ActionSettings:
     # Low-confidence answers / "that did not help" in a row before a person takes over.
     unresolved_limit: int = 2
     sentiment_model_file: Path = ROOT / "models" / "sentiment" / "classifier.json"
+    # Service-quality record shared with the handoff service (surveys are written here).
+    metrics_db_url: str = f"sqlite+aiosqlite:///{ROOT / 'var' / 'metrics.db'}"
+    # Where "what's happening with my request to talk to someone?" is asked (signed POST).
+    handoff_status_url: str = "http://127.0.0.1:5056/webhooks/status"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> ActionSettings:
         env = dict(os.environ if env is None else env)
         var = ROOT / "var"
+        webhook_url = env.get("HANDOFF_WEBHOOK_URL", "http://127.0.0.1:5056/webhooks/escalations")
         return cls(
             shop_db_url=env.get("SHOP_DB_URL", f"sqlite+aiosqlite:///{var / 'shop.db'}"),
             actions_db_url=env.get("ACTIONS_DB_URL", f"sqlite+aiosqlite:///{var / 'actions.db'}"),
@@ -50,8 +56,7 @@ class ActionSettings:
             seed_on_start=_bool(env.get("SHOP_SEED_ON_START", "true")),
             shop_adapter=env.get("SHOP_ADAPTER", "actions.shop.sql:SQLShop"),
             fixed_now=_moment(env.get("ASSISTANT_FIXED_NOW", "")),
-            handoff_webhook_url=env.get("HANDOFF_WEBHOOK_URL",
-                                        "http://127.0.0.1:5056/webhooks/escalations"),
+            handoff_webhook_url=webhook_url,
             handoff_secret=env.get("HANDOFF_WEBHOOK_SECRET", ""),
             strong_negative=_number(env, "HANDOFF_STRONG_NEGATIVE", 0.6, 0.0, 1.0),
             negative_in_a_row=int(_number(env, "HANDOFF_NEGATIVE_IN_A_ROW", 2, 1, 100)),
@@ -59,7 +64,15 @@ class ActionSettings:
             unresolved_limit=int(_number(env, "HANDOFF_UNRESOLVED_TURNS", 2, 1, 100)),
             sentiment_model_file=Path(env.get("SENTIMENT_MODEL_FILE",
                                               ROOT / "models" / "sentiment" / "classifier.json")),
+            metrics_db_url=env.get("METRICS_DB_URL", f"sqlite+aiosqlite:///{var / 'metrics.db'}"),
+            handoff_status_url=env.get("HANDOFF_STATUS_URL") or status_url_of(webhook_url),
         )
+
+
+def status_url_of(webhook_url: str) -> str:
+    """The handoff service's status endpoint, next to its escalation webhook."""
+    parts = urlsplit(webhook_url)
+    return urlunsplit((parts.scheme, parts.netloc, "/webhooks/status", "", ""))
 
 
 def _number(env: dict[str, str], name: str, default: float, low: float, high: float) -> float:

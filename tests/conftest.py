@@ -42,6 +42,7 @@ def settings(tmp_path: Path) -> ActionSettings:
         base,
         shop_db_url=f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}",
         actions_db_url=f"sqlite+aiosqlite:///{tmp_path / 'actions.db'}",
+        metrics_db_url=f"sqlite+aiosqlite:///{tmp_path / 'metrics.db'}",
     )
 
 

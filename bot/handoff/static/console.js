@@ -10,6 +10,8 @@
   const BACKOFF_MS = [1000, 2000, 5000];
   const NEAR_FRACTION = 0.75;
   const LOGIN_URL = "/console/login";
+  const SOUND_KEY = "console.sound";
+  const BEEP_GAP_MS = 2000;
 
   const state = {
     me: null,             // Agent
@@ -24,6 +26,11 @@
     drafts: new Map(),    // ticket id -> unsent reply text
     unread: new Set(),    // ids of my tickets with customer messages I have not looked at
     busy: false,          // a ticket action (claim, transfer, ...) is in flight
+    role: "agent",        // "agent" | "supervisor" (only supervisors see the dashboard)
+    view: "chats",        // "chats" | "dashboard"
+    alerts: new Map(),    // ticket id -> pickup-target alert shown in the banner
+    alerted: new Set(),   // ids of tickets the server raised an alert for (row highlight)
+    dismissed: new Set(), // alert ids the agent closed in the banner
   };
   let queueSeq = 0, ticketSeq = 0; // drop answers of requests that a newer one overtook
 
@@ -89,9 +96,10 @@
       const text = mmss(seconds);
       if (node.textContent !== text) node.textContent = text;
       if (!node.dataset.highlight) continue;
-      const over = seconds > state.target;
-      const near = !over && seconds >= state.target * NEAR_FRACTION;
       const row = node.closest(".queue-item");
+      // The server's flag wins over the local clock (it knows agent hours and clock skew).
+      const over = seconds > state.target || Boolean(row && row.dataset.alerted);
+      const near = !over && seconds >= state.target * NEAR_FRACTION;
       for (const el of [node, row]) {
         if (!el) continue;
         el.classList.toggle("near-target", near);
@@ -142,8 +150,10 @@
     state.me = data.agent;
     state.csrf = data.csrf_token || "";
     state.target = Number(data.pickup_target_seconds) || 240;
+    state.role = String(data.role || (data.agent && data.agent.role) || "agent");
     syncClock(data.server_time);
     renderMe();
+    renderViews();
   }
 
   function renderMe() {
@@ -168,6 +178,7 @@
         state.me.active_chats = state.queue.filter(isMine).length;
         renderMe();
       }
+      syncAlerts();
       renderQueue();
     } catch (err) {
       if (seq === queueSeq) say(`Could not refresh the queue: ${err.message}`, "error");
@@ -216,9 +227,10 @@
     const queued = t.status === "queued";
     const mine = isMine(t);
     const selected = same(t.id, state.ticketId);
+    const alerted = queued && isAlerted(t);
     const li = h("li", {
-      cls: `queue-item${selected ? " selected" : ""}${mine ? " mine" : ""}${t.customer_left ? " left" : ""}`,
-      attrs: { "data-testid": "queue-item", "data-ticket-id": t.id, "data-status": t.status },
+      cls: `queue-item${selected ? " selected" : ""}${mine ? " mine" : ""}${t.customer_left ? " left" : ""}${alerted ? " over-target alerted" : ""}`,
+      attrs: { "data-testid": "queue-item", "data-ticket-id": t.id, "data-status": t.status, "data-alerted": alerted ? "1" : null },
     });
     const open = h("button", {
       cls: "row-open",
@@ -239,6 +251,7 @@
       t.order_id ? h("span", { cls: "tag tag-order", text: t.order_id, attrs: { title: "Order" } }) : null,
       t.customer_left ? h("span", { cls: "badge badge-left", text: "Customer left" }) : null,
       t.outside_hours ? h("span", { cls: "badge badge-hours", text: "Outside hours" }) : null,
+      alerted ? h("span", { cls: "badge badge-alert", text: `waiting over ${targetText()}`, attrs: { "data-testid": "over-target-badge" } }) : null,
       state.unread.has(String(t.id)) ? h("span", { cls: "badge badge-new", text: "New message" }) : null);
 
     li.append(top, tags);
@@ -696,6 +709,8 @@
         state.unread.add(String(event.ticket_id)); // shown as "New message" on my row
       }
       scheduleQueue();
+    } else if (event.type === "alert") {
+      onAlert(event);
     }
   }
 
@@ -704,9 +719,217 @@
     await Promise.all([loadQueue(), loadTicket()]);
   }
 
+  // ---- the pickup-target rule: alerts, highlight, sound -------------------------------------
+  const isAlerted = (t) => Boolean(t.over_target || t.alerted || state.alerted.has(String(t.id)));
+
+  /* A WebSocket alert: a queued chat in agent hours has waited past the target. */
+  function onAlert(event) {
+    if (event.ticket_id == null) return;
+    const id = String(event.ticket_id);
+    state.alerted.add(id);
+    state.dismissed.delete(id);
+    const waited = Number(event.waiting_seconds);
+    state.alerts.set(id, {
+      id,
+      channel: event.channel || (findTicket(id) || {}).channel || "",
+      reason: (findTicket(id) || {}).reason_text || String(event.reason || "").replace(/_/g, " "),
+      since: serverNow() - (Number.isFinite(waited) ? waited : state.target) * 1000,
+    });
+    renderAlerts();
+    renderQueue();
+    beep();
+    scheduleQueue();
+  }
+
+  const findTicket = (id) => state.queue.find((t) => same(t.id, id));
+
+  /* Keep the banner in step with the queue: add flagged chats (a console opened after the
+     alert), drop chats that are no longer waiting. */
+  function syncAlerts() {
+    const waiting = new Map(state.queue.filter((t) => t.status === "queued").map((t) => [String(t.id), t]));
+    for (const id of [...state.alerted]) if (!waiting.has(id)) state.alerted.delete(id);
+    for (const id of [...state.alerts.keys()]) if (!waiting.has(id)) state.alerts.delete(id);
+    for (const [id, t] of waiting) {
+      if (!isAlerted(t) || state.dismissed.has(id)) continue;
+      const created = parseTime(t.created_at);
+      const since = created !== null ? created : serverNow() - (Number(t.waiting_seconds) || 0) * 1000;
+      const known = state.alerts.get(id);
+      state.alerts.set(id, { id, channel: t.channel || (known && known.channel) || "", reason: t.reason_text || t.reason || "", since });
+    }
+    renderAlerts();
+  }
+
+  function renderAlerts() {
+    const list = $("alert-list");
+    list.textContent = "";
+    for (const a of state.alerts.values()) {
+      list.append(h("li", { cls: "alert-item", attrs: { "data-testid": "alert-item", "data-ticket-id": a.id } },
+        h("span", { cls: "alert-text" },
+          h("strong", { text: `Chat #${a.id}` }),
+          a.channel ? ` on ${a.channel}` : "",
+          " has been waiting ",
+          h("span", { cls: "wait live-wait", attrs: { "data-since": a.since, "data-testid": "alert-wait" } }),
+          ` — over the ${targetText()} pickup target`,
+          a.reason ? h("span", { cls: "alert-reason", text: ` · ${a.reason}` }) : null),
+        h("span", { cls: "alert-buttons" },
+          h("button", { cls: "btn btn-small primary", text: "Open", attrs: { type: "button", "data-role": "alert-open", "data-testid": "alert-open" } }),
+          h("button", { cls: "btn btn-small", text: "Dismiss", attrs: { type: "button", "data-role": "alert-dismiss", "data-testid": "alert-dismiss" } }))));
+    }
+    const banner = $("alert-banner");
+    banner.hidden = state.alerts.size === 0;
+    banner.dataset.count = String(state.alerts.size);
+    tick();
+  }
+
+  function onAlertClick(event) {
+    const button = event.target.closest("button[data-role]");
+    const item = event.target.closest(".alert-item");
+    if (!button || !item) return;
+    const id = item.dataset.ticketId;
+    if (button.dataset.role === "alert-open") {
+      showView("chats");
+      openTicket(id, { focus: true });
+    } else {
+      state.dismissed.add(id);
+      state.alerts.delete(id);
+      renderAlerts();
+    }
+  }
+
+  // Sound: a short two-tone beep from the Web Audio API. Browsers let a page play sound only
+  // after a user gesture, so the context is unlocked on the first click or key press.
+  const sound = { ctx: null, beeps: 0, last: 0 };
+
+  function soundWanted() {
+    try { return localStorage.getItem(SOUND_KEY) !== "off"; } catch { return true; }
+  }
+
+  function audio() {
+    if (!sound.ctx) {
+      const Ctx = window.AudioContext || window.webkitAudioContext;
+      if (!Ctx) return null;
+      sound.ctx = new Ctx();
+      sound.ctx.addEventListener("statechange", renderSound);
+    }
+    return sound.ctx;
+  }
+
+  /* Called from a user gesture: start (or resume) the audio context. */
+  function unlockSound() {
+    if (!soundWanted()) return;
+    try {
+      const ctx = audio();
+      if (ctx && ctx.state !== "running") ctx.resume().then(renderSound, () => {});
+    } catch { /* no audio in this browser */ }
+    renderSound();
+  }
+
+  function renderSound() {
+    const button = $("sound-toggle");
+    const wanted = soundWanted();
+    const running = Boolean(sound.ctx && sound.ctx.state === "running");
+    const mode = !wanted ? "off" : running ? "on" : "blocked";
+    button.dataset.sound = mode;
+    button.setAttribute("aria-pressed", String(wanted));
+    button.textContent = mode === "off" ? "Sound off" : mode === "on" ? "Sound on" : "Enable sound";
+    $("alert-sound-hint").hidden = !(mode === "blocked" && state.alerts.size > 0);
+  }
+
+  function toggleSound() {
+    const wanted = !soundWanted() || $("sound-toggle").dataset.sound === "blocked";
+    try { localStorage.setItem(SOUND_KEY, wanted ? "on" : "off"); } catch { /* storage blocked */ }
+    if (wanted) unlockSound();
+    renderSound();
+    if (wanted) setTimeout(() => beep({ test: true }), 50); // what an alert sounds like
+  }
+
+  /* Beep for an alert (counted in the toggle's data-beeps, at most one per BEEP_GAP_MS), or
+     as a test when sound was just switched on. */
+  function beep({ test = false } = {}) {
+    renderSound();
+    if (!soundWanted() || (!test && Date.now() - sound.last < BEEP_GAP_MS)) return false;
+    try {
+      const ctx = audio();
+      if (!ctx || ctx.state !== "running") { renderSound(); return false; }
+      const start = ctx.currentTime + 0.02;
+      for (const [freq, offset] of [[880, 0], [660, 0.22]]) {
+        const osc = ctx.createOscillator();
+        const gain = ctx.createGain();
+        osc.type = "sine";
+        osc.frequency.value = freq;
+        gain.gain.setValueAtTime(0.0001, start + offset);
+        gain.gain.exponentialRampToValueAtTime(0.3, start + offset + 0.02);
+        gain.gain.exponentialRampToValueAtTime(0.0001, start + offset + 0.18);
+        osc.connect(gain);
+        gain.connect(ctx.destination);
+        osc.start(start + offset);
+        osc.stop(start + offset + 0.2);
+      }
+      if (!test) {
+        sound.last = Date.now();
+        sound.beeps += 1;
+        $("sound-toggle").dataset.beeps = String(sound.beeps);
+      }
+      return true;
+    } catch {
+      return false; // never let a sound problem break the console
+    }
+  }
+
+  // ---- views: chats and (supervisors) the dashboard ----------------------------------------
+  const isSupervisor = () => state.role === "supervisor";
+
+  function renderViews() {
+    $("tab-dashboard").hidden = !isSupervisor();
+    $("tab-chats").hidden = !isSupervisor(); // agents have one view: no tabs
+    if (state.view === "dashboard" && !isSupervisor()) showView("chats");
+  }
+
+  function showView(name) {
+    const dashboard = name === "dashboard" && isSupervisor() && Boolean(window.SupportDashboard);
+    state.view = dashboard ? "dashboard" : "chats";
+    $("chats-view").hidden = dashboard;
+    $("dashboard-view").hidden = !dashboard;
+    document.body.classList.toggle("view-dashboard", dashboard);
+    for (const tab of document.querySelectorAll(".view-tab")) {
+      if (tab.dataset.view === state.view) tab.setAttribute("aria-current", "page");
+      else tab.removeAttribute("aria-current");
+    }
+    if (dashboard) {
+      history.replaceState(null, "", "#dashboard");
+      window.SupportDashboard.show();
+    } else {
+      if (window.SupportDashboard) window.SupportDashboard.hide();
+      const hash = state.ticketId != null ? `#ticket-${encodeURIComponent(state.ticketId)}` : "";
+      if (location.hash !== hash) history.replaceState(null, "", hash || location.pathname);
+    }
+  }
+
   // ---- start ---------------------------------------------------------------------------
   function bind() {
     $("queue-list").addEventListener("click", onQueueClick);
+    $("alert-list").addEventListener("click", onAlertClick);
+    $("alert-dismiss-all").addEventListener("click", () => {
+      for (const id of state.alerts.keys()) state.dismissed.add(id);
+      state.alerts.clear();
+      renderAlerts();
+    });
+    $("sound-toggle").addEventListener("click", toggleSound);
+    $("alert-sound-enable").addEventListener("click", () => {
+      try { localStorage.setItem(SOUND_KEY, "on"); } catch { /* storage blocked */ }
+      unlockSound();
+      setTimeout(() => beep({ test: true }), 50);
+    });
+    // Any click or key press may unlock the audio context (browsers' autoplay rule).
+    for (const type of ["pointerdown", "keydown"]) {
+      document.addEventListener(type, (event) => {
+        if (event.target.closest && event.target.closest("#sound-toggle, #alert-sound-enable")) return;
+        if (!sound.ctx || sound.ctx.state !== "running") unlockSound();
+      }, { capture: true });
+    }
+    for (const tab of document.querySelectorAll(".view-tab")) {
+      tab.addEventListener("click", () => showView(tab.dataset.view));
+    }
     $("logout-button").addEventListener("click", async (event) => {
       event.currentTarget.disabled = true;
       try { await api("POST", "/api/logout", {}); } catch { /* leaving anyway */ }
@@ -742,9 +965,11 @@
         await new Promise((resolve) => setTimeout(resolve, 5000));
       }
     }
+    renderSound();
     await loadQueue();
     const match = /^#ticket-(.+)$/.exec(location.hash);
     if (match) openTicket(decodeURIComponent(match[1]));
+    else if (location.hash === "#dashboard" && isSupervisor()) showView("dashboard");
     connect();
     setInterval(tick, 1000);
     setInterval(loadQueue, POLL_MS);

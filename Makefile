@@ -4,7 +4,7 @@ RASA := .venv-rasa/bin/rasa
 SVC := .venv-services/bin/python
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: setup run test lint validate train knowledge conversation-tests eval-nlu eval-knowledge eval-sentiment \
+.PHONY: setup run demo test lint validate train knowledge conversation-tests eval-nlu eval-knowledge eval-sentiment \
 	bench-latency bench-knowledge bench-handoff bench-telegram bench-widget clean
 
 setup:  ## create/update both virtual environments from the locks, seed the demo shop
@@ -12,6 +12,9 @@ setup:  ## create/update both virtual environments from the locks, seed the demo
 
 run:  ## train if the data changed, start action server + Rasa (REST) with embedded defaults
 	$(SVC) -m bot run
+
+demo:  ## a simulated day (200 conversations) in var/demo, then the supervisor dashboard
+	$(SVC) -m bot demo
 
 test:  ## everything CI runs: lint, data validation, training, conversation tests, pytest
 	bash scripts/test.sh

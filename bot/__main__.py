@@ -3,6 +3,7 @@
 ``python -m bot train``: train a model only if none matches config, domain and data.
 ``python -m bot handoff``: the handoff service and agent console alone.
 ``python -m bot agent add <username> --name "<display name>"``: an agent account.
+``python -m bot demo``: a simulated day of 200 conversations on a demo dashboard.
 """
 
 from __future__ import annotations
@@ -109,6 +110,10 @@ def train(_: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["demo"]:
+        from bot import demo  # noqa: PLC0415 - the simulation client, only when asked for
+        return demo.main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("train", help="train a model unless one matches config, domain and data")
@@ -119,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     run_cmd.add_argument("--handoff-port", type=int,
                          default=int(os.environ.get("HANDOFF_PORT", "5056")))
     run_cmd.add_argument("--no-train", action="store_true", help="use the newest model as is")
+    sub.add_parser("demo", help="a simulated day on a demo dashboard (see --help)")
     add_commands(sub)
     args = parser.parse_args(argv)
     if args.command in ("handoff", "agent"):

@@ -38,6 +38,8 @@ from bot.metrics.tables import (
 log = logging.getLogger(__name__)
 
 BATCH = 1000
+OPTIONAL_COLUMNS = ("channel", "language", "intent", "reason", "article", "agent", "ticket_id",
+                    "value", "text")
 MAX_TEXT_CHARS = 2000
 # Triggered intents (EXTERNAL_survey) are the product talking, not the customer.
 EXTERNAL_PREFIX = "EXTERNAL"
@@ -83,8 +85,10 @@ class MetricsStore:
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         statement = dialect.insert(MetricEvent).on_conflict_do_nothing(
             index_elements=["source_key"])
+        # One executemany: every row needs every column.
+        filled = [{**dict.fromkeys(OPTIONAL_COLUMNS), **row} for row in rows]
         async with self.engine.begin() as conn:
-            result = await conn.execute(statement, list(rows))
+            result = await conn.execute(statement, filled)
         return max(0, getattr(result, "rowcount", 0) or 0)
 
     async def record(self, source_key: str, conversation_id: str, kind: str,

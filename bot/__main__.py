@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("demo", help="a simulated day on a demo dashboard (see --help)")
     add_commands(sub)
     args = parser.parse_args(argv)
-    if args.command in ("handoff", "agent"):
+    if args.command in ("handoff", "agent", "erase"):
         return run_command(args)
     return train(args) if args.command == "train" else run(args)
 

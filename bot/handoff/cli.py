@@ -8,11 +8,13 @@ import getpass
 import logging
 import os
 import sys
+from datetime import UTC, datetime
 
 from bot.handoff.accounts import AccountError, Accounts
 from bot.handoff.app import run
 from bot.handoff.settings import ROOT, HandoffSettings, SettingsError
 from bot.handoff.store import ROLES, create_schema, open_database
+from bot.metrics.erase import RetentionSettings, Stores, erase_and_log
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -37,6 +39,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     for name in ("disable", "enable"):
         actions.add_parser(name, help=f"{name} an account").add_argument("username")
     actions.add_parser("list", help="list accounts")
+    erase = sub.add_parser("erase", help="erase a customer's conversation from every store "
+                                         "(a request by e-mail; in chat, agents use the console)")
+    erase.add_argument("conversation_id")
+    erase.add_argument("--by", required=True, help="who erases it, for the erasure log")
 
 
 def _db_url() -> str:
@@ -85,9 +91,26 @@ async def _agent_command(args: argparse.Namespace) -> int:
         await db.engine.dispose()
 
 
+async def _erase(args: argparse.Namespace) -> int:
+    try:
+        stores = Stores.from_env()
+        retention = RetentionSettings.from_env()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    counts = await erase_and_log(stores, args.conversation_id, f"cli:{args.by}",
+                                 datetime.now(UTC), salt=retention.log_salt)
+    print(f"erased {sum(counts.values())} rows: "
+          + ", ".join(f"{k} {v}" for k, v in counts.items() if v) if any(counts.values())
+          else "nothing stored for this conversation id (logged all the same)")
+    return 0
+
+
 def run_command(args: argparse.Namespace) -> int:
     if args.command == "agent":
         return asyncio.run(_agent_command(args))
+    if args.command == "erase":
+        return asyncio.run(_erase(args))
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

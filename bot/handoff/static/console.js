@@ -387,6 +387,8 @@
 
     // Controls: only the assigned agent may act; a queued ticket can be claimed.
     $("ticket-actions").hidden = !mine;
+    // A customer's request to delete the conversation: by whoever has it, or once it is closed.
+    $("erase-bar").hidden = !(mine || t.status === "resolved" || t.status === "abandoned");
     $("reply-form").hidden = !mine;
     $("note-form").hidden = !mine;
     $("claim-bar").hidden = !queued;
@@ -574,6 +576,25 @@
       await Promise.all([loadQueue(), same(id, state.ticketId) ? loadTicket() : null]);
       // The buttons vanish when the chat is no longer mine: keep focus somewhere sensible.
       if ($("ticket-actions").hidden && !$("ticket-view").hidden) $("ticket-reason").focus();
+    }
+  }
+
+  async function eraseConversation() {
+    const id = state.ticketId;
+    const conversation = state.ticket && state.ticket.conversation_id;
+    if (id == null || !conversation || state.busy) return;
+    if (!window.confirm("Erase this conversation because the customer asked for it? It is removed " +
+                        "from every store (transcript, queue, metrics, survey answers) and cannot be restored.")) return;
+    setBusy(true);
+    try {
+      const result = await api("POST", `/api/tickets/${encodeURIComponent(id)}/erase`, { confirm: conversation });
+      say(`Conversation erased (${result.rows} records).`);
+      closeTicket();
+    } catch (err) {
+      say(err.message, "error");
+    } finally {
+      setBusy(false);
+      await loadQueue();
     }
   }
 
@@ -943,6 +964,7 @@
         ticketAction("resolve", {}, "Chat resolved and handed back to the assistant.");
       }
     });
+    $("erase-button").addEventListener("click", eraseConversation);
     $("reply-form").addEventListener("submit", (event) => { event.preventDefault(); sendText("messages"); });
     $("note-form").addEventListener("submit", (event) => { event.preventDefault(); sendText("notes"); });
     $("reply-input").addEventListener("keydown", submitOnEnter);
@@ -967,12 +989,21 @@
     }
     renderSound();
     await loadQueue();
-    const match = /^#ticket-(.+)$/.exec(location.hash);
-    if (match) openTicket(decodeURIComponent(match[1]));
-    else if (location.hash === "#dashboard" && isSupervisor()) showView("dashboard");
+    followHash();
+    // A link to a chat (#ticket-12) pasted or clicked while the console is open opens it.
+    window.addEventListener("hashchange", followHash);
     connect();
     setInterval(tick, 1000);
     setInterval(loadQueue, POLL_MS);
+  }
+
+  function followHash() {
+    const match = /^#ticket-(.+)$/.exec(location.hash);
+    if (match) {
+      const id = decodeURIComponent(match[1]);
+      if (!same(id, state.ticketId)) openTicket(id);
+      if (state.view !== "chats") showView("chats");
+    } else if (location.hash === "#dashboard" && isSupervisor()) showView("dashboard");
   }
 
   init();

@@ -41,6 +41,8 @@ SERVICE = web.AppKey("service", HandoffService)
 SETTINGS = web.AppKey("settings", HandoffSettings)
 ACCOUNTS = web.AppKey("accounts", Accounts)
 LOGIN_FAILURES = web.AppKey("login_failures", dict)
+# Called when a supervisor opens the console (the dashboard's encoder starts loading).
+SUPERVISOR_HOOKS = web.AppKey("supervisor_hooks", list)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -254,6 +256,9 @@ async def _agent_json(request: web.Request, agent: Agent) -> dict[str, Any]:
 async def me(request: web.Request, agent: Agent) -> web.Response:
     found = await _agent(request)
     assert found is not None
+    if agent.role == "supervisor":
+        for hook in request.app.get(SUPERVISOR_HOOKS, []):
+            hook(request.app)
     return web.json_response({
         "agent": await _agent_json(request, agent), "csrf_token": found[1].csrf_token,
         "role": agent.role,

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from bot.handoff.api import SERVICE, SETTINGS, authenticated, error
+from bot.handoff.api import SERVICE, SETTINGS, SUPERVISOR_HOOKS, authenticated, error
 from bot.handoff.store import Agent, aware, utcnow
 from bot.metrics import compute
 from bot.metrics.clusters import QuestionClusterer
@@ -27,7 +27,6 @@ from bot.metrics.erase import Stores, erase_and_log
 
 log = logging.getLogger(__name__)
 
-WARM_UP_AFTER_SECONDS = 5.0
 MAX_RANGE_DAYS = 366
 DEFAULT_RANGE_DAYS = 7
 CLUSTERER = web.AppKey("clusterer", dict)
@@ -94,17 +93,21 @@ async def _clusterer(app: web.Application) -> QuestionClusterer:
     return clusterer
 
 
-async def _warm_up(app: web.Application) -> None:
-    """Start loading the encoder soon after start-up, so the first dashboard is quick."""
-    async def later() -> None:
-        await asyncio.sleep(WARM_UP_AFTER_SECONDS)
+def _warm_up(app: web.Application) -> None:
+    """A supervisor opened the console: load the encoder now, so their dashboard is quick.
+    (Consoles of agents only never load it.)"""
+    if "warm_up" in app[CLUSTERER]:
+        return
+
+    async def load() -> None:
         try:
             await _clusterer(app)
         except Exception:
             log.exception("the question encoder did not load; the dashboard will retry")
             app[CLUSTERER].pop("task", None)
+            app[CLUSTERER].pop("warm_up", None)
 
-    app[CLUSTERER]["warm_up"] = asyncio.get_running_loop().create_task(later())
+    app[CLUSTERER]["warm_up"] = asyncio.get_running_loop().create_task(load())
 
 
 async def _stop_warm_up(app: web.Application) -> None:
@@ -204,7 +207,7 @@ async def erase_ticket(request: web.Request, agent: Agent) -> web.Response:
 def setup(app: web.Application, stores: Stores) -> None:
     app[CLUSTERER] = {}
     app[STORES] = stores
-    app.on_startup.append(_warm_up)
+    app.setdefault(SUPERVISOR_HOOKS, []).append(_warm_up)
     app.on_cleanup.append(_stop_warm_up)
     app.router.add_get("/api/metrics", authenticated(metrics_json))
     app.router.add_get("/api/metrics.csv", authenticated(metrics_csv))

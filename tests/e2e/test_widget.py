@@ -11,6 +11,7 @@ Screenshots go to results/screenshots/widget-desktop.png and widget-360.png.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from typing import TYPE_CHECKING
 
@@ -51,6 +52,21 @@ def user_texts(assistant: Assistant, conversation_id: str) -> list[str]:
     return [e.get("text") or "" for e in events if e.get("event") == "user"]
 
 
+def settled_ids(page: WidgetPage, quiet_seconds: float = 1.5, timeout: float = 20) -> list[str]:
+    """The message ids once no message has arrived for ``quiet_seconds``: a turn's
+    answer can come in several messages, and a busy machine spaces them out."""
+    deadline = time.monotonic() + timeout
+    ids, since = page.ids(), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        now = page.ids()
+        if now != ids:
+            ids, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet_seconds:
+            break
+    return ids
+
+
 def test_a_visitor_tracks_an_order_asks_a_question_and_talks_to_an_agent(
         browser: Browser, assistant: Assistant) -> None:
     username, name = unique("wanda"), f"Wanda {uuid.uuid4().hex[:4]}"
@@ -75,7 +91,7 @@ def test_a_visitor_tracks_an_order_asks_a_question_and_talks_to_an_agent(
         for fact in ("national post", "Wednesday, 25 November", "Friday, 27 November"):
             assert fact in answer
         visitor.wait_sent()
-        shown = visitor.ids()
+        shown = settled_ids(visitor)
         assert visitor.texts("user") == ["where is my order?", "ORB 104388",
                                          "ivan.petrov@example.ru"]
         conversation_id = visitor.conversation_id()
@@ -142,6 +158,9 @@ def test_a_visitor_tracks_an_order_asks_a_question_and_talks_to_an_agent(
         expect(visitor.status).to_have_attribute("data-state", "none")
         expect(visitor.status).to_be_hidden()
         expect(visitor.by("chat-human")).to_be_enabled()
+        # The agent resolved it: the conversation has ended, so the survey follows.
+        expect(visitor.messages("bot").filter(has_text="how satisfied are you with this chat"))\
+            .to_have_count(1, timeout=WAIT_MS)
 
         # The assistant answers again.
         visitor.reply_to("do you accept paypal?", re.compile("paypal", re.IGNORECASE))

@@ -11,7 +11,7 @@ import json
 import sqlite3
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -153,3 +153,32 @@ async def test_a_restarted_conversation_means_the_customer_left(
     await svc.feed_once()
     gone = await svc.store.get(ticket.id)
     assert gone is not None and gone.status == "abandoned" and gone.customer_left_at
+
+
+async def test_a_waiting_customer_asking_where_they_stand_is_told(
+        service: tuple[HandoffService, Broker]) -> None:
+    svc, broker = service
+    ticket, _ = await svc.receive(escalation("s1"))
+    broker.user("s1", "what's happening with my request?", intent="request_status")
+    await svc.feed_once()
+    status = await svc.status_of("s1")
+    assert (status["state"], status["position"]) == ("queued", 1)
+    said = [text for kind, text in await kinds_and_texts(svc, ticket.id) if kind == "system"]
+    assert "you're number 1, expected wait about 2 min" in said[-1]
+    assert (await svc.status_of("nobody"))["state"] == "none"
+
+
+async def test_the_pickup_alert_is_raised_once_and_only_in_agent_hours(
+        service: tuple[HandoffService, Broker]) -> None:
+    svc, _ = service
+    late, _ = await svc.receive(escalation("p1"))
+    night, _ = await svc.receive(escalation("p2", escalation_id="esc-p2", outside_hours=True,
+                                            agents_back_text="Monday 09:00"))
+    fresh, _ = await svc.receive(escalation("p3"))
+    long_ago = datetime.now(UTC) - timedelta(seconds=svc.settings.pickup_target_seconds + 5)
+    for ticket in (late, night):
+        await svc.store.update_fields(ticket.id, created_at=long_ago)
+    assert await svc.check_pickup() == 1
+    assert await svc.check_pickup() == 0  # once per ticket
+    alerted = {t.id: t.alerted_at is not None for t in await svc.store.queued()}
+    assert alerted == {late.id: True, night.id: False, fresh.id: False}

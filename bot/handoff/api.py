@@ -145,19 +145,26 @@ def _check_payload(body: Any) -> str | None:
     return None
 
 
-async def escalation_webhook(request: web.Request) -> web.Response:
+async def _signed_json(request: web.Request, what: str) -> tuple[Any, web.Response | None]:
+    """The body of a request signed with the webhook secret, or the response refusing it."""
     settings = request.app[SETTINGS]
     raw = await request.read()
     try:
         verify(settings.webhook_secret, request.headers, raw,
                tolerance=settings.signature_tolerance_seconds)
     except SignatureError as exc:
-        log.warning("escalation webhook refused: %s", exc)
-        return error(401, f"signature refused: {exc}")
+        log.warning("%s refused: %s", what, exc)
+        return None, error(401, f"signature refused: {exc}")
     try:
-        body = json.loads(raw)
+        return json.loads(raw), None
     except (ValueError, UnicodeDecodeError):
-        return error(400, "the body must be JSON")
+        return None, error(400, "the body must be JSON")
+
+
+async def escalation_webhook(request: web.Request) -> web.Response:
+    body, refused = await _signed_json(request, "escalation webhook")
+    if refused is not None:
+        return refused
     problem = _check_payload(body)
     if problem:
         return error(422, problem)
@@ -169,18 +176,9 @@ async def escalation_webhook(request: web.Request) -> web.Response:
 async def status_webhook(request: web.Request) -> web.Response:
     """Where a customer's request for a person stands, for the action server's answer to
     "what's happening with my request?" (signed like the escalation webhook)."""
-    settings = request.app[SETTINGS]
-    raw = await request.read()
-    try:
-        verify(settings.webhook_secret, request.headers, raw,
-               tolerance=settings.signature_tolerance_seconds)
-    except SignatureError as exc:
-        log.warning("status request refused: %s", exc)
-        return error(401, f"signature refused: {exc}")
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return error(400, "the body must be JSON")
+    body, refused = await _signed_json(request, "status request")
+    if refused is not None:
+        return refused
     if not isinstance(body, dict) or not isinstance(body.get("conversation_id"), str) \
             or not body["conversation_id"]:
         return error(422, "'conversation_id' is required (a non-empty string)")

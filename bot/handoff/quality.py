@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -116,24 +117,38 @@ async def _stop_warm_up(app: web.Application) -> None:
         task.cancel()
 
 
-def _supervisor(agent: Agent) -> web.Response | None:
+@dataclass
+class Query:
+    """A supervisor's metrics request: the range and filters, and the record they need."""
+
+    date_from: date
+    date_to: date
+    channel: str
+    language: str
+    zone: ZoneInfo
+    events: list[Any]
+    surveys: list[Any]
+
+
+async def _query(request: web.Request, agent: Agent) -> tuple[Query | None, web.Response | None]:
+    """The checked request (supervisors only), or the response refusing it."""
     if agent.role != "supervisor":
-        return error(403, "the service-quality dashboard is for supervisors")
-    return None
-
-
-async def metrics_json(request: web.Request, agent: Agent) -> web.Response:
-    refused = _supervisor(agent)
-    if refused is not None:
-        return refused
-    settings = request.app[SETTINGS]
-    zone = ZoneInfo(settings.timezone)
+        return None, error(403, "the service-quality dashboard is for supervisors")
+    zone = ZoneInfo(request.app[SETTINGS].timezone)
     try:
         date_from, date_to, channel, language = parse_range(request.query,
                                                             utcnow().astimezone(zone).date())
     except RangeError as exc:
-        return error(400, str(exc))
+        return None, error(400, str(exc))
     events, surveys = await _rows(request, date_from, date_to, zone)
+    return Query(date_from, date_to, channel, language, zone, events, surveys), None
+
+
+async def metrics_json(request: web.Request, agent: Agent) -> web.Response:
+    query, refused = await _query(request, agent)
+    if query is None:
+        return refused or error(400, "bad request")
+    settings = request.app[SETTINGS]
     clusterer: QuestionClusterer | None
     try:
         clusterer = await _clusterer(request.app)
@@ -143,9 +158,11 @@ async def metrics_json(request: web.Request, agent: Agent) -> web.Response:
         clusterer = None
 
     def build() -> dict[str, Any]:
-        return compute.payload(events, surveys, date_from=date_from, date_to=date_to,
-                               zone=zone, target_seconds=settings.pickup_target_seconds,
-                               channel=channel, language=language, live=live,
+        assert query is not None
+        return compute.payload(query.events, query.surveys, date_from=query.date_from,
+                               date_to=query.date_to, zone=query.zone,
+                               target_seconds=settings.pickup_target_seconds,
+                               channel=query.channel, language=query.language, live=live,
                                cluster=clusterer)
 
     live = await _live(request)
@@ -155,21 +172,14 @@ async def metrics_json(request: web.Request, agent: Agent) -> web.Response:
 
 
 async def metrics_csv(request: web.Request, agent: Agent) -> web.StreamResponse:
-    refused = _supervisor(agent)
-    if refused is not None:
-        return refused
-    settings = request.app[SETTINGS]
-    zone = ZoneInfo(settings.timezone)
-    try:
-        date_from, date_to, channel, language = parse_range(request.query,
-                                                            utcnow().astimezone(zone).date())
-    except RangeError as exc:
-        return error(400, str(exc))
-    events, surveys = await _rows(request, date_from, date_to, zone)
-    text = compute.csv_text(events, surveys, date_from=date_from, date_to=date_to, zone=zone,
-                            target_seconds=settings.pickup_target_seconds, channel=channel,
-                            language=language)
-    name = f"service-quality-{date_from}-{date_to}-{channel}.csv"
+    query, refused = await _query(request, agent)
+    if query is None:
+        return refused or error(400, "bad request")
+    text = compute.csv_text(query.events, query.surveys, date_from=query.date_from,
+                            date_to=query.date_to, zone=query.zone,
+                            target_seconds=request.app[SETTINGS].pickup_target_seconds,
+                            channel=query.channel, language=query.language)
+    name = f"service-quality-{query.date_from}-{query.date_to}-{query.channel}.csv"
     return web.Response(text=text, content_type="text/csv", charset="utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 

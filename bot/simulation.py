@@ -88,11 +88,15 @@ class Record:
     escalation: str | None = None     # reason
     ticket_id: int | None = None
     ticket_created: float | None = None
-    claimed: float | None = None
+    claim_sent: float | None = None   # the claim request went out ...
+    claimed: float | None = None      # ... and its answer came back
+    reply_sent: float | None = None
     agent_replied: float | None = None
     resolved: bool = False
     abandoned: bool = False
-    late: bool = False                # claimed after the pickup target: alert expected
+    leaving: float | None = None      # the customer's "never mind" went out ...
+    left_at: float | None = None      # ... and its answer came back
+    late: bool = False                # meant to be claimed after the pickup target
     csat: int | None = None
     nps: int | None = None
     nps_asked: bool = False
@@ -267,11 +271,13 @@ class Day:
             record.late = True
             await asyncio.sleep(max(0.0, created + self.target + self.late_margin - time.time()))
         console = self.console()
+        record.claim_sent = time.time()
         status, body = await console.call("POST", f"/api/tickets/{record.ticket_id}/claim", {})
         if status != 200:
             record.problems.append(f"claim: {status} {body}")
             return
         record.claimed = time.time()
+        record.reply_sent = time.time()
         status, body = await console.call("POST", f"/api/tickets/{record.ticket_id}/messages",
                                           {"text": "Hi, I'm on it: one moment please."})
         if status != 201:
@@ -386,7 +392,9 @@ class Day:
             seen = await self.wait_pushed(record, lambda m: m.get("from") == "system",
                                           timeout=15, after=asked)
             record.status_told = bool(seen) and not record.problems
+            record.leaving = time.time()
             await self.say(record, CANCEL[record.language])
+            record.left_at = time.time()
             record.abandoned = True
 
     async def _leave_mid_job(self, record: Record, csat: int | None, nps: int | None,
@@ -444,10 +452,45 @@ def _score_payload(replies: list[dict[str, Any]], score: int) -> str:
 
 # What the metrics must say, from the records alone ------------------------------------------
 
+# The console API gives a ticket's creation to the second (truncated).
+CREATED_PRECISION = 1.0
+
+
+def _span(record: Record, start: float | None, end: float | None) -> tuple[float, float] | None:
+    """Seconds from the ticket's creation to a request that went out at ``start`` and
+    came back at ``end``, as (earliest, latest): the service did it somewhere in between,
+    and the ticket was created within a second after the time the API shows."""
+    if start is None or end is None or record.ticket_created is None:
+        return None
+    return start - record.ticket_created - CREATED_PRECISION, end - record.ticket_created
+
+
+def waited(record: Record) -> tuple[float, float] | None:
+    """How long the chat waited for a person, as the (earliest, latest) the script can
+    tell: until it was claimed, or until the customer left."""
+    if record.claimed is not None:
+        return _span(record, record.claim_sent, record.claimed)
+    return _span(record, record.leaving, record.left_at)
+
+
+def too_close(records: list[Record], target: float, margin: float = 1.0) -> list[str]:
+    """Chats whose wait, or the agent's first reply, is too near the target for the script
+    to know on which side the service saw it."""
+    near = []
+    for r in records:
+        for span in (waited(r), _span(r, r.reply_sent, r.agent_replied)):
+            if span is not None and span[0] - margin < target < span[1] + margin:
+                near.append(r.sender)
+                break
+    return near
+
+
 def expected(records: list[Record], target: float) -> dict[str, Any]:
+    """The metrics from the records alone; waits are measured on the script's clock."""
     convs = list(records)
     escalated = [r for r in convs if r.escalation]
     claimed = [r for r in convs if r.claimed is not None]
+    over = [r for r in escalated if (w := waited(r)) is not None and w[0] > target]
     csat = [r for r in convs if r.csat is not None]
     nps = [r for r in convs if r.nps is not None]
 
@@ -474,13 +517,17 @@ def expected(records: list[Record], target: float) -> dict[str, Any]:
         "contained": sum(1 for r in convs if not r.escalation and not r.reopened),
         "fcr": sum(1 for r in convs if not r.reopened and (not r.escalation or r.resolved)),
         "pickups": len(claimed),
-        # Every escalation is in agent hours; the customers who gave up did so within the
-        # target, so only the claimed ones count.
-        "pickup_in_hours": len(claimed),
-        "pickup_within_target": sum(1 for r in claimed if not r.late),
-        "late": sorted(r.ticket_id for r in claimed if r.late and r.ticket_id is not None),
-        "pickup_seconds": sorted(r.claimed - r.ticket_created for r in claimed
-                                 if r.claimed is not None and r.ticket_created is not None),
+        # Every escalation is in agent hours; customers who gave up before the target
+        # are left out, those who waited longer count as misses.
+        "pickup_in_hours": len(claimed) + sum(1 for r in over if r.claimed is None),
+        "pickup_within_target": len(claimed) - sum(1 for r in over if r.claimed is not None),
+        "late": sorted(r.ticket_id for r in over if r.ticket_id is not None),
+        "human_frt_within_target": sum(
+            1 for r in convs if r.agent_replied is not None and r.ticket_created is not None
+            and r.agent_replied - r.ticket_created <= target),
+        # Each pickup lies between its claim going out and its answer coming back.
+        "pickup_earliest": sorted(w[0] for r in claimed if (w := waited(r)) is not None),
+        "pickup_latest": sorted(w[1] for r in claimed if (w := waited(r)) is not None),
         "human_frt_count": sum(1 for r in convs if r.agent_replied is not None),
         "handle_count": sum(1 for r in convs if r.resolved),
         "csat_responses": len(csat),

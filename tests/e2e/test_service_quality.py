@@ -7,7 +7,7 @@ surveys) is checked against values computed from those records alone. Then the s
 dashboard is rendered in headless Chromium (screenshots in results/screenshots/), the CSV
 export is compared, and the alert webhook must have received exactly the late chats.
 
-The pickup target is 6 s here instead of 240 s (HANDOFF_PICKUP_TARGET_SECONDS), so the
+The pickup target is 10 s here instead of 240 s (HANDOFF_PICKUP_TARGET_SECONDS), so the
 4-minute rule is exercised in seconds; everything else runs as in production.
 """
 
@@ -36,10 +36,10 @@ import pytest
 from bot import processes
 from bot.handoff.signing import SignatureError, verify
 from bot.simulation import Console as SimConsole
-from bot.simulation import Day, Record, expected
+from bot.simulation import Day, Record, expected, too_close
 from tests.e2e.conftest import PINNED_NOW, Console, wait_for
 
-TARGET = 6.0
+TARGET = 10.0
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "results" / "screenshots"
 ZONE = ZoneInfo("Europe/Berlin")
@@ -141,9 +141,13 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulated]:
     try:
         agents = [add_account(stack, f"agent{i}", "agent") for i in range(3)]
         supervisor = add_account(stack, "chief", "supervisor")
-        # A supervisor opening the console starts loading the question encoder; it loads
-        # while the day runs, as it would while a supervisor watches.
-        Console(stack.handoff_url).login(*supervisor)
+        # A supervisor opening the console starts loading the question encoder; the first
+        # dashboard waits for it. Done before the day, so the day's timings do not.
+        warm = Console(stack.handoff_url)
+        warm.login(*supervisor)
+        request = urllib.request.Request(stack.handoff_url + "/api/metrics")
+        with warm.opener.open(request, timeout=180) as response:
+            assert response.status == 200
         records = asyncio.run(run_day(stack, agents))
         yield Simulated(stack, records, expected(records, TARGET), receiver, supervisor,
                         agents)
@@ -181,6 +185,8 @@ def test_the_day_ran_as_planned(simulated: Simulated) -> None:
     assert len(simulated.records) == 210
     assert simulated.expect["csat_responses"] >= 100
     assert simulated.expect["nps_responses"] >= 5
+    assert not too_close(simulated.records, TARGET)
+    assert len(simulated.expect["late"]) >= 5
     waiting = [r for r in simulated.records if r.scenario == "human_cancel"]
     assert waiting and all(r.status_told for r in waiting)
 
@@ -206,13 +212,18 @@ def test_metrics_match_the_script_record(simulated: Simulated) -> None:
     assert totals["csat_satisfied_share"] == round(
         expect["csat_satisfied"] / expect["csat_responses"], 4)
     # Times: the product measures from its own events; the script from its own clock.
+    # Each claim happened between the script's request going out and its answer coming
+    # back (counted from the ticket's creation, which the API gives to the second), so
+    # the k-th shortest pickup lies between the k-th shortest of each bound (the product
+    # rounds to 0.1 s).
     pickups = sorted(body["pickup_seconds"])
-    assert len(pickups) == len(expect["pickup_seconds"])
-    for product, script in zip(pickups, expect["pickup_seconds"], strict=True):
-        assert abs(product - script) < 1.5
+    assert len(pickups) == len(expect["pickup_earliest"])
+    for product, earliest, latest in zip(pickups, expect["pickup_earliest"],
+                                         expect["pickup_latest"], strict=True):
+        assert earliest - 0.1 <= product <= latest + 0.1
     assert 0 < totals["assistant_frt_median_s"] < 5
     assert totals["human_frt_within_target_share"] == round(
-        expect["pickup_within_target"] / expect["human_frt_count"], 4)
+        expect["human_frt_within_target"] / expect["human_frt_count"], 4)
     by_language = {row["key"]: row["conversations"] for row in body["by_language"]}
     assert by_language == expect["by_language"]
     by_intent = {row["key"]: row["conversations"] for row in body["by_intent"]}

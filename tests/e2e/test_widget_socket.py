@@ -142,6 +142,10 @@ async def test_an_agent_takes_over_and_hands_back(assistant: Assistant) -> None:
     assert console.act(ticket["id"], "resolve")[0] == 200
     back = await tab.wait_bot(lambda m: (m.get("status") or {}).get("state") == "assistant")
     assert back["from"] == "system"
+    # The agent resolved it, so the survey follows (on its own, not as a reply).
+    survey = await tab.wait_bot(lambda m: any(str(b.get("payload", "")).startswith(
+        "/survey_answer") for b in m.get("buttons") or []))
+    assert survey["from"] == "assistant"
     answer = await tab.turn("спасибо")
     assert [m["from"] for m in answer] == ["assistant"]
     await tab.close()

@@ -69,11 +69,18 @@ def test_an_outage_of_the_handoff_service_loses_and_doubles_nothing(tmp_path: Pa
         expected = ["hello", "I want to talk to a person", *during]
         wait_for(lambda: customer_texts(agent, ticket["id"]) == expected, timeout=10,
                  what=f"transcript {expected}")
-        with sqlite3.connect(tmp_path / "actions.db") as conn:
-            attempts, delivered = conn.execute(
-                "SELECT attempts, delivered_at FROM handoff_outbox WHERE conversation_id = ?",
-                (sender,)).fetchone()
-        assert delivered is not None
+
+        def outbox() -> tuple[int, str | None]:
+            with sqlite3.connect(tmp_path / "actions.db") as conn:
+                attempts, delivered = conn.execute(
+                    "SELECT attempts, delivered_at FROM handoff_outbox "
+                    "WHERE conversation_id = ?", (sender,)).fetchone()
+            return int(attempts), delivered
+
+        # The service shows the ticket before the action server has its answer and marks
+        # the row delivered.
+        attempts, _ = wait_for(lambda: (row := outbox())[1] is not None and row,
+                               timeout=10, what="the outbox row marked delivered")
         assert attempts >= 2  # refused while down, then retried
         assistant.wait_pushed(sender, lambda m: "in the queue" in m["text"])
         time.sleep(1.0)  # let the feed run over the same events a few more times

@@ -90,13 +90,11 @@ class Record:
     ticket_created: float | None = None
     claim_sent: float | None = None   # the claim request went out ...
     claimed: float | None = None      # ... and its answer came back
-    reply_sent: float | None = None
     agent_replied: float | None = None
     resolved: bool = False
     abandoned: bool = False
     leaving: float | None = None      # the customer's "never mind" went out ...
     left_at: float | None = None      # ... and its answer came back
-    late: bool = False                # meant to be claimed after the pickup target
     csat: int | None = None
     nps: int | None = None
     nps_asked: bool = False
@@ -268,7 +266,6 @@ class Day:
         created = datetime.fromisoformat(ticket["created_at"]).timestamp()
         record.ticket_created = created
         if late:
-            record.late = True
             await asyncio.sleep(max(0.0, created + self.target + self.late_margin - time.time()))
         console = self.console()
         record.claim_sent = time.time()
@@ -277,7 +274,6 @@ class Day:
             record.problems.append(f"claim: {status} {body}")
             return
         record.claimed = time.time()
-        record.reply_sent = time.time()
         status, body = await console.call("POST", f"/api/tickets/{record.ticket_id}/messages",
                                           {"text": "Hi, I'm on it: one moment please."})
         if status != 201:
@@ -478,7 +474,7 @@ def too_close(records: list[Record], target: float, margin: float = 1.0) -> list
     to know on which side the service saw it."""
     near = []
     for r in records:
-        for span in (waited(r), _span(r, r.reply_sent, r.agent_replied)):
+        for span in (waited(r), _span(r, r.claimed, r.agent_replied)):
             if span is not None and span[0] - margin < target < span[1] + margin:
                 near.append(r.sender)
                 break

@@ -58,9 +58,13 @@ def test_an_outage_of_the_handoff_service_loses_and_doubles_nothing(tmp_path: Pa
         during = ["Is anybody there?", "My parcel never arrived, order ORB-104388."]
         for text in during:
             assert assistant.send(sender, text) == []  # paused: no bot answer
-        with sqlite3.connect(tmp_path / "actions.db") as conn:
-            rows = conn.execute("SELECT attempts, delivered_at FROM handoff_outbox "
-                                "WHERE conversation_id = ?", (sender,)).fetchall()
+
+        def outbox() -> list[tuple[int, str | None]]:
+            with sqlite3.connect(tmp_path / "actions.db") as conn:
+                return conn.execute("SELECT attempts, delivered_at FROM handoff_outbox "
+                                    "WHERE conversation_id = ?", (sender,)).fetchall()
+
+        rows = outbox()
         assert len(rows) == 1
         assert rows[0][1] is None  # not delivered while the service is down
         stack.restart_handoff()
@@ -69,17 +73,9 @@ def test_an_outage_of_the_handoff_service_loses_and_doubles_nothing(tmp_path: Pa
         expected = ["hello", "I want to talk to a person", *during]
         wait_for(lambda: customer_texts(agent, ticket["id"]) == expected, timeout=10,
                  what=f"transcript {expected}")
-
-        def outbox() -> tuple[int, str | None]:
-            with sqlite3.connect(tmp_path / "actions.db") as conn:
-                attempts, delivered = conn.execute(
-                    "SELECT attempts, delivered_at FROM handoff_outbox "
-                    "WHERE conversation_id = ?", (sender,)).fetchone()
-            return int(attempts), delivered
-
         # The service shows the ticket before the action server has its answer and marks
         # the row delivered.
-        attempts, _ = wait_for(lambda: (row := outbox())[1] is not None and row,
+        attempts, _ = wait_for(lambda: (row := outbox()[0])[1] is not None and row,
                                timeout=10, what="the outbox row marked delivered")
         assert attempts >= 2  # refused while down, then retried
         assistant.wait_pushed(sender, lambda m: "in the queue" in m["text"])

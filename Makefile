@@ -4,7 +4,7 @@ RASA := .venv-rasa/bin/rasa
 SVC := .venv-services/bin/python
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: setup run demo test lint validate train knowledge conversation-tests eval-nlu eval-knowledge eval-sentiment \
+.PHONY: setup run demo test lint validate train knowledge conversation-tests eval-nlu eval-routing eval-knowledge eval-sentiment \
 	bench-latency bench-knowledge bench-handoff bench-telegram bench-widget clean
 
 setup:  ## create/update both virtual environments from the locks, seed the demo shop
@@ -38,10 +38,13 @@ conversation-tests:
 eval-nlu:  ## intent accuracy and macro-F1 per language on the held-out set
 	.venv-rasa/bin/python bench/nlu_holdout.py
 
+eval-routing:  ## policy questions answered with the right article, requests starting their job, per language
+	$(SVC) bench/routing_eval.py
+
 eval-knowledge:  ## recall@1/@5, MRR, CLINC150 false acceptance, retrieval latency
 	$(SVC) -m knowledge eval
 
-eval-sentiment:  ## per-class F1 per language on the held-out messages, cost per message
+eval-sentiment:  ## per-class F1, angry recall and calm escalated per language (held-out), cost per message
 	$(SVC) -m sentiment eval
 
 bench-latency:  ## REST round-trip latency of a message that runs a custom action

@@ -10,6 +10,7 @@ order's state does not allow is "blocked" right after verification: the form end
 from __future__ import annotations
 
 import abc
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +25,7 @@ from actions.conversation import (
     latest_text,
     say,
 )
-from actions.item_choice import choose_item, item_buttons
+from actions.item_choice import choose_item, item_buttons, item_candidates
 from actions.runtime import Runtime
 from actions.shop.base import Order, OrderHistory, OrderItem
 
@@ -45,6 +46,24 @@ BLOCKED_SLOT = "job_blocked"
 FAILURES_SLOT = "form_failures"
 VERIFIED_SLOT = "verified_order_id"
 LOCKED_SLOT = "lookup_locked"
+# The message that asked for the job: its facts (item, reason, serial, fault) are used
+# once the order is verified, so nothing the customer said is asked again.
+REQUEST_SLOT = "job_request"
+# A request phrased as a question ("is my TV still under warranty?", "can I still return
+# the case?"): the job's check answers it as soon as the item is known.
+_QUESTION_RE = re.compile(
+    r"\?|^\W*(?:is|are|can|could|do|does|will|would|am)\b|\bstill\b|"
+    r"^\W*(?:можно|могу|есть|действует|ли)\b|\bли\b|\bещё\b|\bеще\b|"
+    r"^\W*(?:чи|можна|можу|діє)\b|\bдосі\b",
+    re.IGNORECASE | re.UNICODE)
+
+
+def is_question(text: str) -> bool:
+    return bool(_QUESTION_RE.search(text))
+
+
+# Items that fit the customer's words equally well ("the camera" in an order with two).
+CANDIDATES_SLOT = "item_candidates"
 MAX_FORM_FAILURES = 3
 
 
@@ -160,6 +179,7 @@ class ItemJob(Job):
 
     def select(self, ctx: JobContext, item: OrderItem) -> None:
         ctx.set(self.item_slot, item.sku)
+        ctx.set(CANDIDATES_SLOT, None)
 
     async def offered(self, ctx: JobContext) -> tuple[Order, dict[str, Any], list[OrderItem]]:
         order = await ctx.order()
@@ -176,22 +196,46 @@ class ItemJob(Job):
 
     async def ask_item(self, ctx: JobContext) -> None:
         order, verdicts, offered = await self.offered(ctx)
+        candidates = [i for i in offered if i.sku in (ctx.get(CANDIDATES_SLOT) or [])]
+        if len(candidates) > 1:
+            # The customer's words fit several items: name just those.
+            ctx.say(self.ask_item_response, buttons=item_buttons(candidates))
+            return
         for item in order.items:
             if not self.allowed(verdicts[item.sku]):
                 self.explain(ctx, item, verdicts[item.sku])
         ctx.say(self.ask_item_response, buttons=item_buttons(offered))
 
-    async def preselect(self, ctx: JobContext) -> None:
-        """Take the item the customer named when asking for the job ("return the case")."""
+    async def preselect(self, ctx: JobContext, text: str | None = None) -> None:
+        """Take the item the customer named when asking for the job ("return the case");
+        when their words fit several items, remember those to offer them by name."""
         *_, offered = await self.offered(ctx)
-        item = choose_item(ctx.tracker, offered, offered, by_number=False)
-        if item is not None:
-            self.select(ctx, item)
+        if text is None:
+            item = choose_item(ctx.tracker, offered, offered, by_number=False)
+            candidates = [item] if item else []
+        else:
+            candidates = item_candidates(text, offered)
+        if len(candidates) == 1:
+            self.select(ctx, candidates[0])
+        elif len(candidates) > 1:
+            ctx.set(CANDIDATES_SLOT, [i.sku for i in candidates])
+
+    async def prefill(self, ctx: JobContext, text: str) -> None:
+        """Other facts of the request (a reason, a serial, the fault), once the item is known."""
+
+    async def confirm_item(self, ctx: JobContext) -> None:
+        """The item named in the request is known: tell the customer what the check found
+        ("still under warranty until ...") before the job asks anything else."""
 
     async def collect_item(self, ctx: JobContext) -> None:
         order, verdicts, offered = await self.offered(ctx)
         item = choose_item(ctx.tracker, order.items, offered)
         if item is None:
+            candidates = item_candidates(latest_text(ctx.tracker), offered)
+            if len(candidates) > 1 and not is_button_payload(ctx.tracker):
+                ctx.set(CANDIDATES_SLOT, [i.sku for i in candidates])
+                ctx.set(self.item_slot, None)
+                return
             ctx.reject(self.item_slot, "utter_item_not_understood")
         elif not self.allowed(verdicts[item.sku]):
             self.explain(ctx, item, verdicts[item.sku])

@@ -27,16 +27,19 @@ from actions.conversation import (
 from actions.escalation import escalate
 from actions.jobs import (
     BLOCKED_SLOT,
+    CANDIDATES_SLOT,
     FAILURES_SLOT,
     FREE_TEXT_SLOTS,
     JOB_SLOT,
     LOCKED_SLOT,
     MAX_FORM_FAILURES,
+    REQUEST_SLOT,
     VERIFIED_SLOT,
     YES_NO_SLOTS,
     ItemJob,
     Job,
     JobContext,
+    is_question,
 )
 from actions.orders import AddressJob, CancelJob, LostParcelJob, TrackJob, order_facts
 from actions.returns import ReturnJob
@@ -77,6 +80,14 @@ def clear_job(ctx: JobContext, job: str | None) -> None:
     ctx.set(JOB_SLOT, job)
     ctx.set(BLOCKED_SLOT, None)
     ctx.set(FAILURES_SLOT, 0.0)
+    ctx.set(CANDIDATES_SLOT, None)
+    ctx.set(REQUEST_SLOT, None)
+
+
+def remember_request(ctx: JobContext) -> None:
+    """Keep the words that asked for the job, to take its facts from once verified."""
+    if not is_button_payload(ctx.tracker):
+        ctx.set(REQUEST_SLOT, latest_text(ctx.tracker)[:2000] or None)
 
 
 def slot_events(ctx: JobContext) -> list[EventType]:
@@ -106,6 +117,7 @@ class ActionStartJob(Action):
         job = JOB_BY_INTENT.get(intent or "") or tracker.get_slot(JOB_SLOT) or DEFAULT_JOB
         ctx = JobContext(await get_runtime(), dispatcher, tracker)
         clear_job(ctx, job)
+        remember_request(ctx)
         return slot_events(ctx)
 
 
@@ -167,20 +179,41 @@ class ValidateOrderForm(FormValidationAction):
 
     @staticmethod
     async def _start_on_verified_order(ctx: JobContext) -> None:
+        await current_job(ctx.tracker).gate(ctx)
+        await ValidateOrderForm._use_request(ctx)
+
+    @staticmethod
+    async def _use_request(ctx: JobContext) -> None:
+        """Right after the gate: what the request said (the item, a reason, a serial, the
+        fault) fills the job's slots, and a question about the item is answered."""
         job = current_job(ctx.tracker)
-        await job.gate(ctx)
-        if isinstance(job, ItemJob) and not ctx.get(BLOCKED_SLOT) and not ctx.get(job.item_slot):
-            await job.preselect(ctx)
+        if not isinstance(job, ItemJob) or ctx.get(BLOCKED_SLOT):
+            return
+        text = " ".join(t for t in (ctx.get(REQUEST_SLOT), latest_text(ctx.tracker))
+                        if t and not t.startswith("/"))
+        if not text:
+            return
+        if not ctx.get(job.item_slot):
+            await job.preselect(ctx, text)
+        if ctx.get(job.item_slot):
+            if is_question(text):
+                await job.confirm_item(ctx)
+            await job.prefill(ctx, text)
 
     @staticmethod
     async def _switch_job(ctx: JobContext, requested: str | None) -> bool:
         """A customer who asks for another job mid-form gets it, keeping the verified order."""
         intent, confidence = latest_intent(ctx.tracker)
         job = JOB_BY_INTENT.get(intent or "")
+        # Order data that the router gave a job for its words ("my e-mail is ..., it broke")
+        # answers the form's question; it does not switch the job in hand.
+        from_data = ((ctx.tracker.latest_message or {}).get("intent") or {}).get(
+            "routed_from") == "inform"
         if (job is None or confidence < INTERRUPT_CONFIDENCE or requested in FREE_TEXT_SLOTS
-                or job == (ctx.get(JOB_SLOT) or DEFAULT_JOB)):
+                or from_data or job == (ctx.get(JOB_SLOT) or DEFAULT_JOB)):
             return False
         clear_job(ctx, job)
+        remember_request(ctx)
         if ctx.get(VERIFIED_SLOT):
             await ValidateOrderForm._start_on_verified_order(ctx)
         else:
@@ -228,7 +261,7 @@ class ValidateOrderForm(FormValidationAction):
             ctx.set(VERIFIED_SLOT, order.order_id)
             ctx.set(FAILURES_SLOT, 0.0)
             ctx.say("utter_verified", order_id=order.order_id)
-            await current_job(ctx.tracker).gate(ctx)
+            await ValidateOrderForm._start_on_verified_order(ctx)
             return
         failures = await rt.guard.record_failure(ctx.tracker.sender_id, rt.now())
         ctx.set("order_id", None)

@@ -77,7 +77,7 @@ class ReturnJob(ItemJob):
         explain_item(ctx, item, verdict)
 
     def select(self, ctx: JobContext, item: OrderItem) -> None:
-        ctx.set("return_item", item.sku)
+        super().select(ctx, item)
         ctx.set("return_item_sealed", item.hygiene_seal)
 
     async def gate(self, ctx: JobContext) -> None:
@@ -85,6 +85,19 @@ class ReturnJob(ItemJob):
             ctx.set(BLOCKED_SLOT, True)
             return
         await super().gate(ctx)
+
+    async def prefill(self, ctx: JobContext, text: str) -> None:
+        reason = parse_reason(text)
+        if reason != "other" and not ctx.get("return_reason"):
+            ctx.set("return_reason", reason)
+
+    async def confirm_item(self, ctx: JobContext) -> None:
+        order = await ctx.order()
+        item = order.item(ctx.get("return_item"))
+        verdict = (await eligibility(ctx, order)).get(item.sku) if item else None
+        if item and verdict and verdict.eligible and verdict.deadline:
+            ctx.say("utter_return_item_eligible", item=item.name,
+                    ends=fmt.day_with_year(verdict.deadline, ctx.lang))
 
     async def collect(self, ctx: JobContext, slot: str) -> None:
         if slot == "return_item":

@@ -17,6 +17,21 @@ MIN_FAULT_CHARS = 8
 MIN_FAULT_WORDS = 2
 
 
+# What a fault report says: something of the customer's stopped working, broke, cracked.
+_FAULT_RE = re.compile(
+    r"broke|broken|stopped|does ?n[o']?t (?:work|turn|charge|connect|switch)|won'?t|"
+    r"not (?:working|charging|turning)|dead|cracked|died|faulty|defective|no sound|flicker|"
+    r"keeps? (?:restart|turning|disconnect)|overheat|слома|разби|перестал|не работа|не включа|"
+    r"не заряжа|треснул|умер|мерца|глючит|перегрева|нет звука|зламал|зламав|розби|перестав|"
+    r"перестала|не працю|не вмика|не заряджа|тріснув|помер|мерехт|перегріва|немає звуку",
+    re.IGNORECASE)
+
+
+def describes_fault(text: str) -> bool:
+    """True when the words describe what is wrong with the item (enough for a claim)."""
+    return bool(_FAULT_RE.search(text)) and len(text.split()) >= MIN_FAULT_WORDS + 1
+
+
 def normalise_serial(value: str) -> str:
     return re.sub(r"[\s-]", "", value).upper()
 
@@ -81,6 +96,26 @@ class WarrantyJob(ItemJob):
         else:
             ctx.say("utter_ask_warranty_confirm_repair", item=item.name,
                     ends=fmt.day_with_year(verdict.ends, ctx.lang) if verdict.ends else "")
+
+    async def prefill(self, ctx: JobContext, text: str) -> None:
+        """A serial that is the item's own, and a fault the request describes."""
+        item = (await ctx.order()).item(ctx.get("warranty_item"))
+        item_serial = item.serial if item else None
+        if item_serial and not ctx.get("serial_number"):
+            serials = (normalise_serial(m.group(0)) for m in SERIAL_RE.finditer(text))
+            if normalise_serial(item_serial) in set(serials):
+                ctx.set("serial_number", item_serial)
+        if not ctx.get("fault_description") and describes_fault(text):
+            ctx.set("fault_description", text[:2000])
+            ctx.set("warranty_accidental", wr.describes_accidental_damage(text))
+
+    async def confirm_item(self, ctx: JobContext) -> None:
+        order = await ctx.order()
+        item = order.item(ctx.get("warranty_item"))
+        verdict = (await coverage(ctx, order)).get(item.sku) if item else None
+        if item and verdict and verdict.covered and verdict.ends:
+            ctx.say("utter_warranty_item_covered", item=item.name, months=verdict.months,
+                    ends=fmt.day_with_year(verdict.ends, ctx.lang))
 
     async def collect(self, ctx: JobContext, slot: str) -> None:
         if slot == "warranty_item":

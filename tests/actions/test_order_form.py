@@ -250,3 +250,75 @@ async def test_a_new_job_on_a_verified_order_checks_the_policy_again(runtime: Ru
     turn = await driver.say("I want to return the case", "return_item")
     assert driver.slots["return_item"] == "AC-CASE-N7"  # named in the request
     assert turn.responses == ["utter_ask_return_reason"]
+
+
+# What the first message says is used: nothing the customer already said is asked again.
+
+async def test_a_return_request_that_says_everything_needs_only_the_confirmation(
+        runtime: Runtime) -> None:
+    driver = FormDriver()
+    turn = await driver.say("I want to return the case from order ORB-104217, "
+                            "anna.schmidt@example.com, I don't need it any more", "return_item")
+    assert driver.slots["return_item"] == "AC-CASE-N7"
+    assert driver.slots["return_reason"] == "changed_mind"
+    assert turn.responses == ["utter_verified", "utter_return_cost_fee",
+                              "utter_ask_return_confirm"]
+    turn = await driver.say("yes", "affirm")
+    assert "utter_return_created" in turn.responses
+
+
+async def test_item_words_in_russian_and_ukrainian_find_the_item(runtime: Runtime) -> None:
+    driver = FormDriver(language="ru")
+    await driver.say("хочу вернуть чехол, заказ ORB-104217", "return_item")
+    turn = await driver.say("anna.schmidt@example.com")
+    assert driver.slots["return_item"] == "AC-CASE-N7"
+    assert turn.responses[-1] == "utter_ask_return_reason"
+    driver = FormDriver(language="uk")
+    turn = await driver.say("годинник із замовлення ORB-102001 перестав заряджатися, "
+                            "s.smirnov@example.ru, серійний номер PLS2-7781-QQ", "warranty_claim")
+    assert driver.slots["warranty_item"] == "SW-PULSE-2"
+    assert driver.slots["serial_number"] == "PLS2-7781-QQ"
+    assert driver.slots["fault_description"]
+    assert turn.responses[-1] == "utter_ask_warranty_confirm_repair"
+
+
+async def test_a_serial_that_is_not_the_items_own_is_still_asked(runtime: Runtime) -> None:
+    driver = FormDriver()
+    turn = await driver.say("my smartwatch from ORB-102001 stopped charging, serial "
+                            "PLS2-0000-XX, s.smirnov@example.ru", "warranty_claim")
+    assert driver.slots["warranty_item"] == "SW-PULSE-2"
+    assert driver.slots["serial_number"] is None
+    assert turn.responses[-1] == "utter_ask_serial_number"
+
+
+async def test_can_i_still_return_my_item_is_answered(runtime: Runtime) -> None:
+    driver = FormDriver()
+    turn = await driver.say("can I still return the silicone case from ORB-104217? "
+                            "anna.schmidt@example.com", "return_item")
+    assert turn.responses == ["utter_verified", "utter_return_item_eligible",
+                              "utter_ask_return_reason"]
+
+
+async def test_words_that_fit_several_items_ask_with_those_items(runtime: Runtime) -> None:
+    driver = FormDriver()
+    turn = await driver.say("I'd like to return the nova 7 from ORB-104217, "
+                            "anna.schmidt@example.com", "return_item")
+    assert driver.slots["item_candidates"] == ["PH-NOVA-7", "AC-CASE-N7"]
+    assert turn.responses[-1] == "utter_ask_return_item"
+    assert [b["title"] for b in turn.messages[-1]["buttons"]] == [
+        "Nova 7 smartphone, 128 GB", "Nova 7 silicone case"]
+    turn = await driver.say("the silicone case")
+    assert driver.slots["return_item"] == "AC-CASE-N7"
+    assert driver.slots["item_candidates"] is None
+    assert driver.slots["form_failures"] == 0
+    assert turn.responses == ["utter_ask_return_reason"]
+
+
+async def test_a_question_about_my_item_is_answered_by_the_check(runtime: Runtime) -> None:
+    driver = FormDriver()
+    turn = await driver.say("is my TV from order ORB-101500 still under warranty? "
+                            "d.volkov@example.ru", "warranty_claim")
+    # Orbita Care adds two years to the TV's 24 months: the check says so, then the claim.
+    assert turn.responses == ["utter_verified", "utter_warranty_item_covered",
+                              "utter_ask_serial_number"]
+    assert kwargs_of(turn, "utter_warranty_item_covered")["months"] == 48

@@ -2,8 +2,9 @@
 
     python -m sentiment train   fit on sentiment/data/train (regularisation chosen by
                                 cross-validation on the training data only)
-    python -m sentiment eval    per-class F1 per language on sentiment/data/heldout, and the
-                                cost per message
+    python -m sentiment eval    per-class F1 per language on sentiment/data/heldout; angry
+                                recall and calm messages escalated per language on
+                                tests/sentiment_heldout; the cost per message
     python -m sentiment score "text" [...]
 """
 
@@ -112,6 +113,7 @@ def cmd_eval(_args: argparse.Namespace) -> int:
     print("accuracy by kind: " + ", ".join(
         f"{k} {np.mean(v):.2f} ({len(v)})" for k, v in sorted(kinds.items())))
     _escalation_report(examples, results)
+    _anger_report(embedder, classifier)
     timings = []
     for example in examples[:200]:
         started = time.perf_counter()
@@ -142,6 +144,49 @@ def _escalation_report(examples: list[Example], results: list[Sentiment]) -> Non
               f"{np.mean([at_once[i] for i in strong]):.2f} ({len(strong)}); "
               f"not negative but escalated at once {np.mean([at_once[i] for i in calm]):.3f}, "
               f"counted negative {np.mean([counts[i] for i in calm]):.3f} ({len(calm)})")
+
+
+ANGER_SET = ROOT / "tests" / "sentiment_heldout"
+
+
+def _anger_report(embedder: Embedder, classifier: SentimentModel) -> None:
+    """Angry vs calm messages (tests/sentiment_heldout, written apart from the training
+    data): what the handoff trigger does with each, per language and per kind."""
+    import yaml
+
+    from actions.settings import ActionSettings
+
+    settings = ActionSettings.from_env()
+    rows = []
+    for path in sorted(ANGER_SET.glob("*.yml")):
+        rows += [(path.stem, item) for item in yaml.safe_load(path.read_text("utf-8")) or []]
+    if not rows:
+        return
+    results = classifier.score(embedder, [str(item["text"]) for _, item in rows])
+    print(f"angry vs calm ({ANGER_SET.relative_to(ROOT)}, {len(rows)} messages, never trained "
+          f"on): 'at once' = P(strong) >= {settings.strong_negative}, 'counted' = negative >= "
+          f"{settings.negative_threshold} (two in a row escalate)")
+    print(f"{'lang':<5}{'angry':>6}{'recall at once':>16}{'recall counted':>16}{'calm':>6}"
+          f"{'calm at once':>14}{'calm counted':>14}")
+    misses: dict[str, int] = {}
+    for language in ("en", "ru", "uk", "all"):
+        angry: list[tuple[bool, bool]] = []
+        calm: list[tuple[bool, bool]] = []
+        for (lang, item), r in zip(rows, results, strict=True):
+            if language not in ("all", lang):
+                continue
+            at_once = r.label == "negative" and r.strong >= settings.strong_negative
+            counted = r.label == "negative" and r.score >= settings.negative_threshold
+            (angry if item["label"] == "angry" else calm).append((at_once, counted))
+            wrong = (not at_once) if item["label"] == "angry" else counted
+            if wrong and language == "all":
+                key = f"{item['label']}/{item.get('kind', '')}"
+                misses[key] = misses.get(key, 0) + 1
+        print(f"{language:<5}{len(angry):>6}{np.mean([a for a, _ in angry]):>16.3f}"
+              f"{np.mean([c for _, c in angry]):>16.3f}{len(calm):>6}"
+              f"{np.mean([a for a, _ in calm]):>14.3f}{np.mean([c for _, c in calm]):>14.3f}")
+    print("misses by kind (angry not escalated at once, calm counted negative): "
+          + (", ".join(f"{k} {v}" for k, v in sorted(misses.items())) or "none"))
 
 
 def cmd_score(args: argparse.Namespace) -> int:

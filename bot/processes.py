@@ -192,7 +192,8 @@ def build_knowledge(env: Mapping[str, str], sink: Callable[[str], None] | None =
         raise StartError(f"python -m knowledge build failed with code {code}:\n{managed.tail()}")
 
 
-TRAINING_INPUTS = ("config.yml", "domain.yml", "data")
+# The router's features are code (bot/nlu): a change there needs a new model too.
+TRAINING_INPUTS = ("config.yml", "domain.yml", "data", "bot/nlu/cues.py", "bot/nlu/features.py")
 KEPT_MODELS = 3
 
 

@@ -97,6 +97,20 @@ _IMPERATIVE = re.compile(
     r"поверніть|повернути|скасуйте|скасувати|відстежте|перевірте|перевірити|змініть|"
     r"оформіть|оформити|полагодьте)\b",
     re.IGNORECASE | re.UNICODE)
+# A reason the customer gives for sending their item back: it is theirs, and a request.
+_REASON = _stems(
+    r"don'?t (?:need|want|like)|do not (?:need|want|like)|changed my mind|not what i (?:expected|"
+    r"ordered)|wrong (?:size|colou?r|item|model|length)|too (?:big|small|short|long|heavy)|"
+    r"doesn'?t fit|didn'?t fit|"
+    r"не нуж|не понрав|не подош|не подходит|передумал|не тот|не та |не того|не того цвета|"
+    r"слишком (?:большой|маленький|короткий|длинный|тяж)|"
+    r"не потріб|не сподоба|не підійш|не підходить|передумав|передумала|не той|не та |"
+    r"закороткий|завеликий|замалий|занадто")
+# The customer doing it now: "I'm returning", "возвращаю", "повертаю", "sending it back".
+_DOING = _words(
+    r"i'?m (?:returning|sending|cancelling|canceling)|i am (?:returning|sending|cancelling)|"
+    r"возвращаю|отправляю|отменяю|сдаю|верну|"
+    r"повертаю|відправляю|скасовую|здаю|поверну")
 # "still": a state question about a thing the customer has ("still under warranty?").
 _STILL = _words(r"still|yet|already|ещё|еще|уже|все ещё|досі|вже|ще")
 
@@ -119,6 +133,8 @@ CUES: dict[str, Callable[[str], bool]] = {
     "generic_thing": lambda t: bool(_GENERIC_THING.search(t)),
     "imperative": lambda t: bool(_IMPERATIVE.search(t)),
     "still": lambda t: bool(_STILL.search(t)),
+    "reason": lambda t: bool(_REASON.search(t)),
+    "doing": lambda t: bool(_DOING.search(t)),
 }
 
 # Pairs whose meaning is more than the sum: "my" in a how-to question is still a question,
@@ -129,6 +145,7 @@ PAIRS = (
     ("want", "generic_frame"), ("ask_action", "possessive"), ("ask_action", "order_ref"),
     ("past_event", "generic_frame"), ("generic_thing", "generic_frame"),
     ("fault", "question_mark"), ("imperative", "question_mark"),
+    ("reason", "generic_frame"), ("reason", "question_mark"), ("past_event", "question_mark"),
 )
 
 

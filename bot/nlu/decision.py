@@ -20,11 +20,12 @@ MIN_REQUEST_WORDS = 2
 
 # The job a request names by its words, when DIET's ranking has no job worth taking.
 _JOB_WORDS = (
-    ("warranty_claim", r"warrant|guarantee|repair|broke|broken|stopped|doesn'?t work|defect|"
-                       r"faulty|гарант|ремонт|слома|не работа|не включа|сломан|дефект|"
-                       r"гаранті|зламал|не працю|не вмика"),
-    ("report_lost_parcel", r"lost|never (?:arrived|came)|missing|потерял|потерян|не пришл|"
-                           r"не доставили|загуб|втрач|не прийшл"),
+    ("report_lost_parcel", r"\blost|never (?:arrived|came|showed)|missing|потер|пропал|"
+                           r"не пришл|не доставили|загуб|втрач|не прийшл|зник"),
+    ("warranty_claim", r"warrant|guarantee|repair|broke|broken|stopped|does ?n[o']?t (?:work|"
+                       r"charge|turn|connect)|won'?t|not working|dead|cracked|defect|faulty|"
+                       r"гарант|ремонт|слома|не работа|не включа|не заряжа|не ловит|пропал звук|"
+                       r"дефект|почин|гаранті|зламал|не працю|не вмика|не заряджа|полагод"),
     ("change_address", r"address|адрес"),
     ("cancel_order", r"cancel|отмен|скасу"),
     ("return_item", r"return|refund|send (?:it )?back|exchange|вернуть|верните|возврат|"
@@ -68,16 +69,23 @@ def route(text: str, intent: Mapping[str, Any], ranking: Sequence[Mapping[str, A
     if p_request >= threshold:
         if top in JOBS:
             return None
-        confidence, job = max((confidences.get(job, 0.0), job) for job in JOBS)
-        if confidence < min_job_confidence:
-            named = job_named_by_words(text)
-            if named is None:
-                return None
-            job = named
+        # After the NLU fallback DIET's ranking is a guess: the job the words name comes
+        # first; otherwise DIET's best job, or the words when DIET has none.
+        if top == "nlu_fallback":
+            job = job_named_by_words(text) or _ranked_job(confidences, min_job_confidence)
+        else:
+            job = _ranked_job(confidences, min_job_confidence) or job_named_by_words(text)
+        if job is None:
+            return None
         return job, max(confidences.get(job, 0.0), p_request), top, p_request
     if top in JOBS and p_request < question_below:
         return QUESTION, max(confidences.get(QUESTION, 0.0), 1 - p_request), top, p_request
     return None
+
+
+def _ranked_job(confidences: Mapping[str, float], minimum: float) -> str | None:
+    confidence, job = max((confidences.get(job, 0.0), job) for job in JOBS)
+    return job if confidence >= minimum else None
 
 
 def _data_with_request(text: str, top: str, confidences: Mapping[str, float],
@@ -87,7 +95,7 @@ def _data_with_request(text: str, top: str, confidences: Mapping[str, float],
     words = re.findall(r"[^\W\d_]{2,}", _DATA_RE.sub(" ", text))
     if len(words) < MIN_REQUEST_WORDS:
         return None
-    named = job_named_by_words(" ".join(words))
+    named = job_named_by_words(" ".join(words)) or _ranked_job(confidences, 0.05)
     if named is None:
         return None
     p_request = float(p_request_of([text])[0])

@@ -9,8 +9,10 @@ stored as JSON.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +25,10 @@ from bot.nlu.cues import cue_names, cues
 N_FEATURES = 2**18
 CUE_WEIGHT = 1.0
 VERSION = 1
+# What the features are made of: a model trained with other cues or hashing is refused,
+# and Rasa's training cache sees the change (the router's config carries this id).
+FEATURES_ID = hashlib.sha256(b"".join(
+    p.read_bytes() for p in (Path(__file__), Path(__file__).with_name("cues.py")))).hexdigest()[:16]
 
 _WORDS = HashingVectorizer(n_features=N_FEATURES, ngram_range=(1, 2), alternate_sign=False,
                            norm="l2", lowercase=True, token_pattern=r"(?u)\b\w+\b")  # noqa: S106
@@ -61,13 +67,14 @@ class RouterModel:
         return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
     def to_json(self) -> dict[str, Any]:
-        return {"version": VERSION, "bias": self.bias, "use_ngrams": self.use_ngrams,
-                "use_cues": self.use_cues, "cues": cue_names(),
+        return {"version": VERSION, "features": FEATURES_ID, "bias": self.bias,
+                "use_ngrams": self.use_ngrams, "use_cues": self.use_cues, "cues": cue_names(),
                 "weights": {str(k): round(v, 6) for k, v in self.weights.items()}}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RouterModel:
-        if data.get("version") != VERSION or data.get("cues") != cue_names():
+        if (data.get("version") != VERSION or data.get("cues") != cue_names()
+                or data.get("features") != FEATURES_ID):
             raise ValueError("the router was trained with other features: train again")
         return cls({int(k): float(v) for k, v in data["weights"].items()}, float(data["bias"]),
                    bool(data["use_ngrams"]), bool(data["use_cues"]))

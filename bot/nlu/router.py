@@ -34,7 +34,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.decision import JOBS, QUESTION, route
-from bot.nlu.features import RouterModel, fit_router
+from bot.nlu.features import FEATURES_ID, RouterModel, fit_router
 
 FILE = "router.json"
 
@@ -51,6 +51,8 @@ class RequestRouter(GraphComponent, IntentClassifier):
             # A job in DIET's ranking below this confidence is not taken for a request.
             "min_job_confidence": 0.01,
             "regularisation": 1.0,
+            # Changes with the feature code, so Rasa's cache retrains the router then.
+            "features": FEATURES_ID,
         }
 
     def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
@@ -72,8 +74,13 @@ class RequestRouter(GraphComponent, IntentClassifier):
             with model_storage.read_from(resource) as folder:
                 data = json.loads((folder / FILE).read_text(encoding="utf-8"))
         except (ValueError, FileNotFoundError):
+            # Trained without question/request examples: nothing to route.
             return cls(config, model_storage, resource)
-        return cls(config, model_storage, resource, RouterModel.from_json(data))
+        try:
+            return cls(config, model_storage, resource, RouterModel.from_json(data))
+        except ValueError as exc:
+            raise ValueError(f"{exc} (`make train`): the model was trained with an older "
+                             f"bot/nlu") from exc
 
     def train(self, training_data: TrainingData) -> Resource:
         texts, labels = [], []

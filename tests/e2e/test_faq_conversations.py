@@ -44,6 +44,28 @@ def test_an_answer_about_a_job_offers_the_job(assistant: Assistant) -> None:
     assert "order number" in asked
 
 
+@pytest.mark.parametrize(
+    ("language", "question", "fact", "job"),
+    [
+        ("en", "is sending a return back free?", "4.95", "/return_item"),
+        ("en", "how long does the warranty on a tablet last?", "24 months", "/warranty_claim"),
+        ("ru", "бесплатно ли отправить возврат обратно?", "4,95", "/return_item"),
+        ("uk", "скільки діє гарантія на планшет?", "24", "/warranty_claim"),
+    ],
+)
+def test_a_policy_question_with_a_jobs_words_is_answered_not_a_form(
+        assistant: Assistant, language: str, question: str, fact: str, job: str) -> None:
+    sender = new_sender(f"faq-jobwords-{language}")
+    replies = assistant.send(sender, question)
+    text = "\n".join(r.get("text", "") for r in replies)
+    assert fact in text, text
+    assert "ORB-104217" not in text  # not "what's your order number?"
+    assert job in button_payloads(replies)  # the job is offered, not started
+    slots = assistant.tracker(sender)["slots"]
+    assert slots["requested_slot"] is None and slots["job"] is None
+    assert assistant.knowledge_turns(sender)[0][0] == "answered"
+
+
 def test_helped_is_recorded(assistant: Assistant) -> None:
     sender = new_sender("faq-helped")
     assistant.send(sender, "do you accept paypal?")

@@ -49,7 +49,7 @@ def test_order_buttons_and_a_person_over_telegram(assistant: Assistant, telegram
     assert greeting[0].parse_mode == "HTML"
 
     # A return with inline buttons: one per row, the payload as callback_data.
-    user.say("I'd like to return the phone case I bought")
+    user.say("I'd like to return something I bought")
     user.say("ORB-104217")
     items = user.say("anna.schmidt@example.com")[-1]
     rows = items.reply_markup["inline_keyboard"] if items.reply_markup else []

@@ -25,6 +25,7 @@ _JOB_WORDS = (
     ("warranty_claim", r"warrant|guarantee|repair|broke|broken|stopped|does ?n[o']?t (?:work|"
                        r"charge|turn|connect)|won'?t|not working|dead|cracked|defect|faulty|"
                        r"гарант|ремонт|слома|не работа|не включа|не заряжа|не ловит|пропал звук|"
+                       r"перестал|перестав|"
                        r"дефект|почин|гаранті|зламал|не працю|не вмика|не заряджа|полагод"),
     ("change_address", r"address|адрес"),
     ("cancel_order", r"cancel|отмен|скасу"),

@@ -6,6 +6,12 @@ labelled messages in ``sentiment/data/train/<lang>.yml``. It predicts four class
 positive, neutral, negative (mild) and negative (strong: anger, insults, threats, swearing);
 ``negative`` is the sum of the two negative ones and ``strong`` is the strong share.
 
+Next to the embedding, the same regression reads the message's own words: hashed word
+unigrams and bigrams and character n-grams. The embedding knows what a message is about;
+irony and rhetorical anger live in a few words the embedding averages away ("thanks for
+nothing", "спасибо, конечно, за очередной...", "вы издеваетесь?!"), and the n-grams keep
+them. The hashing is stateless, so only the weights of features seen in training are kept.
+
 The trained weights are stored as JSON (``models/sentiment/classifier.json``), never as a
 pickle, together with the embedding model id they were trained on: a server refuses a
 classifier trained on other embeddings, as it refuses such an index.
@@ -23,6 +29,8 @@ from typing import Any
 
 import numpy as np
 import yaml
+from scipy import sparse
+from sklearn.feature_extraction.text import HashingVectorizer
 
 from knowledge.retrieval import QueryEmbedder
 
@@ -30,6 +38,25 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "sentiment" / "data"
 CLASSES = ("positive", "neutral", "negative_mild", "negative_strong")
 LABELS = ("negative", "neutral", "positive")
+
+
+LEXICAL_FEATURES = 2**18
+# The n-gram block's weight next to the embedding (each block has unit norm per text).
+LEXICAL_SCALE = 0.5
+_WORDS = HashingVectorizer(n_features=LEXICAL_FEATURES, ngram_range=(1, 2), alternate_sign=False,
+                           norm="l2", token_pattern=r"(?u)\b\w+\b|[?!]+")  # noqa: S106
+_CHARS = HashingVectorizer(n_features=LEXICAL_FEATURES, analyzer="char_wb", ngram_range=(2, 4),
+                           alternate_sign=False, norm="l2", lowercase=False)
+
+
+def lexical_features(texts: Sequence[str]) -> sparse.csr_matrix:
+    """Word (lowercased, "?!" kept as a token) and character (case kept: shouting) n-grams."""
+    return sparse.hstack([_WORDS.transform(texts), _CHARS.transform(texts)], format="csr")
+
+
+def features(vectors: np.ndarray, texts: Sequence[str], scale: float) -> sparse.csr_matrix:
+    return sparse.hstack([sparse.csr_matrix(vectors), lexical_features(texts) * scale],
+                         format="csr")
 
 
 class SentimentModelError(RuntimeError):
@@ -73,8 +100,11 @@ def load_examples(split: str, languages: Sequence[str] = ("en", "ru", "uk")) -> 
     return examples
 
 
+TRAINER = b"embedding+ngrams-1"  # a new way of training makes every classifier stale
+
+
 def data_digest() -> str:
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(TRAINER)
     for path in sorted((DATA / "train").glob("*.yml")):
         digest.update(path.name.encode() + path.read_bytes())
     return digest.hexdigest()[:16]
@@ -89,9 +119,15 @@ class SentimentModel:
     classes: tuple[str, ...]
     model_id: str         # the embedding model the weights were trained on
     data: str             # digest of the training files
+    lexical: np.ndarray | None = None      # (classes, 2 x LEXICAL_FEATURES), or none
+    lexical_scale: float = LEXICAL_SCALE
 
-    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
+    def probabilities(self, vectors: np.ndarray,
+                      texts: Sequence[str] | None = None) -> np.ndarray:
         logits = vectors @ self.weights.T + self.bias
+        if self.lexical is not None and texts is not None:
+            logits = logits + np.asarray(
+                (lexical_features(texts) * self.lexical_scale) @ self.lexical.T)
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
         return np.asarray(exp / exp.sum(axis=1, keepdims=True))
@@ -108,15 +144,22 @@ class SentimentModel:
             raise SentimentModelError(
                 f"the sentiment classifier was trained on {self.model_id} but the embeddings "
                 f"are {embedder.model_id}: run `python -m sentiment train`")
-        probabilities = self.probabilities(embedder.embed_queries(list(texts)))
+        probabilities = self.probabilities(embedder.embed_queries(list(texts)), texts)
         return [self.judge(row) for row in probabilities]
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
+        lexical = None
+        if self.lexical is not None:
+            seen = np.flatnonzero(np.any(self.lexical != 0, axis=0))
+            lexical = {"scale": self.lexical_scale, "features": LEXICAL_FEATURES,
+                       "weights": {str(int(i)): [round(float(x), 5) for x in self.lexical[:, i]]
+                                   for i in seen}}
         tmp.write_text(json.dumps({
             "classes": list(self.classes), "model_id": self.model_id, "data": self.data,
-            "bias": self.bias.tolist(), "weights": self.weights.tolist()}), encoding="utf-8")
+            "bias": self.bias.tolist(), "weights": self.weights.tolist(),
+            "lexical": lexical}), encoding="utf-8")
         os.replace(tmp, path)
 
     @classmethod
@@ -126,22 +169,36 @@ class SentimentModel:
         except (OSError, ValueError) as exc:
             raise SentimentModelError(f"no sentiment classifier at {path}: run "
                                       "`python -m sentiment train` (make setup does it)") from exc
+        lexical, scale = None, LEXICAL_SCALE
+        if raw.get("lexical"):
+            if raw["lexical"].get("features") != LEXICAL_FEATURES:
+                raise SentimentModelError(f"the sentiment classifier at {path} was trained "
+                                          "with other n-grams: run `python -m sentiment train`")
+            scale = float(raw["lexical"]["scale"])
+            lexical = np.zeros((len(raw["classes"]), 2 * LEXICAL_FEATURES), dtype=np.float32)
+            for index, column in raw["lexical"]["weights"].items():
+                lexical[:, int(index)] = column
         return cls(np.asarray(raw["weights"], dtype=np.float32),
                    np.asarray(raw["bias"], dtype=np.float32), tuple(raw["classes"]),
-                   str(raw["model_id"]), str(raw["data"]))
+                   str(raw["model_id"]), str(raw["data"]), lexical, scale)
 
 
 def train(embedder: QueryEmbedder, examples: list[Example], regularisation: float,
-          vectors: np.ndarray | None = None) -> SentimentModel:
-    """Fit on ``examples``; ``vectors`` are their embeddings when the caller already has them."""
+          vectors: np.ndarray | None = None, scale: float = LEXICAL_SCALE) -> SentimentModel:
+    """Fit on ``examples``; ``vectors`` are their embeddings when the caller already has them.
+    ``scale`` 0 leaves the n-grams out (the embedding alone)."""
     from sklearn.linear_model import LogisticRegression  # noqa: PLC0415 - training only
 
     if vectors is None:
         vectors = embedder.embed_queries([e.text for e in examples])
     targets = np.array([CLASSES.index(e.target) for e in examples])
-    classifier = LogisticRegression(C=regularisation, max_iter=2000, class_weight="balanced")
-    classifier.fit(vectors, targets)
+    x = features(vectors, [e.text for e in examples], scale) if scale else vectors
+    classifier = LogisticRegression(C=regularisation, max_iter=3000, class_weight="balanced")
+    classifier.fit(x, targets)
     order = [list(classifier.classes_).index(i) for i in range(len(CLASSES))]
-    return SentimentModel(np.asarray(classifier.coef_[order], dtype=np.float32),
-                          np.asarray(classifier.intercept_[order], dtype=np.float32),
-                          CLASSES, embedder.model_id, data_digest())
+    coef = np.asarray(classifier.coef_[order], dtype=np.float32)
+    dim = vectors.shape[1]
+    return SentimentModel(coef[:, :dim], np.asarray(classifier.intercept_[order],
+                                                    dtype=np.float32),
+                          CLASSES, embedder.model_id, data_digest(),
+                          coef[:, dim:] if scale else None, scale or LEXICAL_SCALE)

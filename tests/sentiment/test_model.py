@@ -49,6 +49,24 @@ def test_train_save_load_and_refuse_other_embeddings(tmp_path: Path,
         SentimentModel.load(tmp_path / "missing.json")
 
 
+def test_the_ngrams_are_kept_apart_and_can_be_left_out(tmp_path: Path,
+                                                       embedder: Embedder) -> None:
+    examples = [e for e in load_examples("train", ["ru"])][::4]
+    with_words = train(embedder, examples, regularisation=4.0, scale=0.5)
+    alone = train(embedder, examples, regularisation=4.0, scale=0.0)
+    assert with_words.lexical is not None and alone.lexical is None
+    texts = ["спасибо, конечно, за очередной перенос", "где мой заказ"]
+    for model in (with_words, alone):
+        path = tmp_path / "c.json"
+        model.save(path)
+        loaded = SentimentModel.load(path)
+        assert [s.as_dict() for s in loaded.score(embedder, texts)] == [
+            s.as_dict() for s in model.score(embedder, texts)]
+    # The words change the scores: the n-gram weights are used.
+    first = [m.score(embedder, texts)[0].as_dict() for m in (with_words, alone)]
+    assert first[0] != first[1]
+
+
 @pytest.fixture(scope="module")
 def classifier() -> SentimentModel:
     path = model_file()

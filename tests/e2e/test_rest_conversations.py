@@ -112,7 +112,7 @@ def test_return_creates_an_rma_in_the_shop_database(
 
 def test_warranty_claim_creates_a_war_number_en(assistant: Assistant) -> None:
     sender = new_sender("warranty-en")
-    assistant.send(sender, "I need a warranty repair")
+    assistant.send(sender, "I want to make a warranty claim")
     assistant.send(sender, "ORB-102001")
     replies = assistant.send(sender, "s.smirnov@example.ru")
     explained = "\n".join(r.get("text", "") for r in replies)

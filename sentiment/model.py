@@ -23,7 +23,7 @@ import hashlib
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -121,13 +121,18 @@ class SentimentModel:
     data: str             # digest of the training files
     lexical: np.ndarray | None = None      # (classes, 2 x LEXICAL_FEATURES), or none
     lexical_scale: float = LEXICAL_SCALE
+    _lexical_rows: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def probabilities(self, vectors: np.ndarray,
                       texts: Sequence[str] | None = None) -> np.ndarray:
         logits = vectors @ self.weights.T + self.bias
         if self.lexical is not None and texts is not None:
+            if self._lexical_rows is None:
+                # One contiguous (features, classes) copy, made once: the product then
+                # reads only the rows of the n-grams a message has.
+                self._lexical_rows = np.ascontiguousarray(self.lexical.T)
             logits = logits + np.asarray(
-                (lexical_features(texts) * self.lexical_scale) @ self.lexical.T)
+                (lexical_features(texts) * self.lexical_scale) @ self._lexical_rows)
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
         return np.asarray(exp / exp.sum(axis=1, keepdims=True))

@@ -23,7 +23,7 @@ import hashlib
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -119,20 +119,17 @@ class SentimentModel:
     classes: tuple[str, ...]
     model_id: str         # the embedding model the weights were trained on
     data: str             # digest of the training files
-    lexical: np.ndarray | None = None      # (classes, 2 x LEXICAL_FEATURES), or none
+    # (2 x LEXICAL_FEATURES, classes), a row per n-gram: the product with a message's
+    # sparse n-grams reads only the rows it has. None: the embedding alone.
+    lexical: np.ndarray | None = None
     lexical_scale: float = LEXICAL_SCALE
-    _lexical_rows: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def probabilities(self, vectors: np.ndarray,
                       texts: Sequence[str] | None = None) -> np.ndarray:
         logits = vectors @ self.weights.T + self.bias
         if self.lexical is not None and texts is not None:
-            if self._lexical_rows is None:
-                # One contiguous (features, classes) copy, made once: the product then
-                # reads only the rows of the n-grams a message has.
-                self._lexical_rows = np.ascontiguousarray(self.lexical.T)
             logits = logits + np.asarray(
-                (lexical_features(texts) * self.lexical_scale) @ self._lexical_rows)
+                (lexical_features(texts) * self.lexical_scale) @ self.lexical)
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
         return np.asarray(exp / exp.sum(axis=1, keepdims=True))
@@ -157,9 +154,9 @@ class SentimentModel:
         tmp = path.with_name(path.name + ".tmp")
         lexical = None
         if self.lexical is not None:
-            seen = np.flatnonzero(np.any(self.lexical != 0, axis=0))
+            seen = np.flatnonzero(np.any(self.lexical != 0, axis=1))
             lexical = {"scale": self.lexical_scale, "features": LEXICAL_FEATURES,
-                       "weights": {str(int(i)): [round(float(x), 5) for x in self.lexical[:, i]]
+                       "weights": {str(int(i)): [round(float(x), 5) for x in self.lexical[i]]
                                    for i in seen}}
         tmp.write_text(json.dumps({
             "classes": list(self.classes), "model_id": self.model_id, "data": self.data,
@@ -180,9 +177,9 @@ class SentimentModel:
                 raise SentimentModelError(f"the sentiment classifier at {path} was trained "
                                           "with other n-grams: run `python -m sentiment train`")
             scale = float(raw["lexical"]["scale"])
-            lexical = np.zeros((len(raw["classes"]), 2 * LEXICAL_FEATURES), dtype=np.float32)
-            for index, column in raw["lexical"]["weights"].items():
-                lexical[:, int(index)] = column
+            lexical = np.zeros((2 * LEXICAL_FEATURES, len(raw["classes"])), dtype=np.float32)
+            for index, row in raw["lexical"]["weights"].items():
+                lexical[int(index)] = row
         return cls(np.asarray(raw["weights"], dtype=np.float32),
                    np.asarray(raw["bias"], dtype=np.float32), tuple(raw["classes"]),
                    str(raw["model_id"]), str(raw["data"]), lexical, scale)
@@ -206,4 +203,5 @@ def train(embedder: QueryEmbedder, examples: list[Example], regularisation: floa
     return SentimentModel(coef[:, :dim], np.asarray(classifier.intercept_[order],
                                                     dtype=np.float32),
                           CLASSES, embedder.model_id, data_digest(),
-                          coef[:, dim:] if scale else None, scale or LEXICAL_SCALE)
+                          np.ascontiguousarray(coef[:, dim:].T) if scale else None,
+                          scale or LEXICAL_SCALE)

@@ -189,8 +189,10 @@ class ValidateOrderForm(FormValidationAction):
         job = current_job(ctx.tracker)
         if not isinstance(job, ItemJob) or ctx.get(BLOCKED_SLOT):
             return
-        text = " ".join(t for t in (ctx.get(REQUEST_SLOT), latest_text(ctx.tracker))
-                        if t and not t.startswith("/"))
+        # The request and the message that verified the order; once when they are the
+        # same message (a request on an order verified earlier, or one that says it all).
+        said = dict.fromkeys((ctx.get(REQUEST_SLOT), latest_text(ctx.tracker)))
+        text = " ".join(t for t in said if t and not t.startswith("/"))
         if not text:
             return
         if not ctx.get(job.item_slot):

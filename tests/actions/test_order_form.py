@@ -322,3 +322,10 @@ async def test_a_question_about_my_item_is_answered_by_the_check(runtime: Runtim
     assert turn.responses == ["utter_verified", "utter_warranty_item_covered",
                               "utter_ask_serial_number"]
     assert kwargs_of(turn, "utter_warranty_item_covered")["months"] == 48
+
+
+async def test_a_request_that_verifies_in_the_same_message_is_read_once(runtime: Runtime) -> None:
+    driver = FormDriver()
+    text = "my smartwatch from ORB-102001 stopped charging, s.smirnov@example.ru"
+    await driver.say(text, "warranty_claim")
+    assert driver.slots["fault_description"] == text

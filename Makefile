@@ -5,7 +5,7 @@ SVC := .venv-services/bin/python
 export RASA_TELEMETRY_ENABLED := false
 
 .PHONY: setup run demo test lint validate train knowledge conversation-tests eval-nlu eval-routing eval-knowledge eval-sentiment \
-	bench-latency bench-knowledge bench-handoff bench-telegram bench-widget clean
+	bench-latency bench-load bench-knowledge bench-handoff bench-telegram bench-widget clean
 
 setup:  ## create/update both virtual environments from the locks, seed the demo shop
 	$(PYTHON) scripts/setup.py
@@ -49,6 +49,9 @@ eval-sentiment:  ## per-class F1, angry recall and calm escalated per language (
 
 bench-latency:  ## REST round-trip latency of a message that runs a custom action
 	$(SVC) bench/rest_latency.py
+
+bench-load:  ## 1, 10, 50 concurrent customers over REST and the widget: messages/s, p50/p95/p99, errors, CPU
+	$(SVC) bench/load.py $(ARGS)
 
 bench-handoff:  ## escalation -> agent console, agent reply -> customer (p50/p95)
 	$(SVC) bench/handoff_latency.py

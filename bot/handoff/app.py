@@ -60,7 +60,8 @@ def create_app(settings: HandoffSettings) -> web.Application:
     api.setup_routes(app)
     quality.setup(app, settings.stores or Stores.from_env())
     metrics_http = prom.HandoffMetrics(actions_db_url=settings.actions_db_url or None,
-                                       token=settings.metrics_token or None)
+                                       token=settings.metrics_token or None,
+                                       open_without_token=settings.metrics_open)
     prom.setup(app, metrics_http)
     return app
 

@@ -16,8 +16,9 @@ one process, as in the tests. What it exposes:
   ``handoff_pickup_alerts_total``, and ``handoff_pickup_seconds`` (a histogram against
   the 4-minute target).
 
-With ``token`` set, a scrape needs ``Authorization: Bearer <token>``; without, keep
-``/metrics`` off the public side of the reverse proxy.
+With ``token`` set, a scrape needs ``Authorization: Bearer <token>``. Without a token every
+scrape is refused (403, naming the settings) unless ``open`` is set
+(``HANDOFF_METRICS_OPEN=true``, for a ``/metrics`` kept off the public side of the proxy).
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 UNMATCHED = "<unmatched>"   # the route label of a request no route matched (404s)
 PICKUP_BUCKETS = (30.0, 60.0, 120.0, 180.0, 240.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0)
 ESCALATION_OUTBOX = table("handoff_outbox", column("delivered_at"))
+CLOSED = ("/metrics is closed: set HANDOFF_METRICS_TOKEN and scrape with "
+          "\"Authorization: Bearer <token>\", or set HANDOFF_METRICS_OPEN=true to leave it "
+          "open (only where the proxy keeps it off the public side)\n")
 
 
 @dataclass(frozen=True)
@@ -78,9 +82,11 @@ class HandoffMetrics:
     """The service's metrics; ``bind(store)`` once the database is open."""
 
     def __init__(self, *, actions_db_url: str | None = None, token: str | None = None,
+                 open_without_token: bool = False,
                  clock: Callable[[], datetime] = _utcnow) -> None:
         self.actions_db_url = actions_db_url or None
         self.token = token or None
+        self.open_without_token = open_without_token
         self.clock = clock
         self.store: TicketStore | None = None
         self._actions_engine: AsyncEngine | None = None
@@ -221,11 +227,17 @@ class HandoffMetrics:
                                         status=str(status)).observe(
                 time.perf_counter() - started)
 
-    def authorized(self, request: web.Request) -> bool:
+    def refusal(self, request: web.Request) -> web.Response | None:
+        """Why this scrape is refused, as the answer; None when it may read the metrics."""
         if self.token is None:
-            return True
+            if self.open_without_token:
+                return None
+            return web.Response(status=403, text=CLOSED)
         given = request.headers.get("Authorization", "")
-        return hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode())
+        if hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
+            return None
+        return web.Response(status=401, text="a bearer token is required\n",
+                            headers={"WWW-Authenticate": "Bearer"})
 
 
 PROM = web.AppKey("prom", HandoffMetrics)
@@ -234,9 +246,9 @@ PROM = web.AppKey("prom", HandoffMetrics)
 async def metrics_handler(request: web.Request) -> web.Response:
     """``GET /metrics``: the Prometheus text format, gauges fresh from the databases."""
     metrics = request.app[PROM]
-    if not metrics.authorized(request):
-        return web.Response(status=401, text="a bearer token is required\n",
-                            headers={"WWW-Authenticate": "Bearer"})
+    refused = metrics.refusal(request)
+    if refused is not None:
+        return refused
     await metrics.refresh()
     return web.Response(body=metrics.exposition(),
                         headers={"Content-Type": CONTENT_TYPE_LATEST})
@@ -246,6 +258,9 @@ def setup(app: web.Application, metrics: HandoffMetrics, path: str = "/metrics")
     """Install ``metrics`` on ``app``: the timing middleware (outermost, so it times the
     other middlewares too), ``GET <path>`` and the clean-up. Call before the app starts."""
     app[PROM] = metrics
+    if metrics.token is None and not metrics.open_without_token:
+        log.warning("GET %s refuses every scrape: set HANDOFF_METRICS_TOKEN (or "
+                    "HANDOFF_METRICS_OPEN=true)", path)
     app.middlewares.insert(0, metrics.middleware)
     app.router.add_get(path, metrics_handler)
 

@@ -63,8 +63,10 @@ class HandoffSettings:
     # chat); empty: consoles only.
     alert_webhook_url: str = ""
     alert_poll_seconds: float = 5.0
-    # GET /metrics (Prometheus) needs "Authorization: Bearer <token>" when set.
+    # GET /metrics (Prometheus) needs "Authorization: Bearer <token>"; without a token it
+    # refuses every scrape unless metrics_open says it may be open.
     metrics_token: str = ""
+    metrics_open: bool = False
     # The retention job and every store a conversation is erased from (bot.metrics.erase).
     retention: RetentionSettings | None = None
     stores: Stores | None = None
@@ -111,9 +113,19 @@ class HandoffSettings:
             alert_webhook_url=_url(env, "PICKUP_ALERT_WEBHOOK_URL"),
             alert_poll_seconds=_number(env, "PICKUP_ALERT_POLL_SECONDS", 5, 0.2),
             metrics_token=env.get("HANDOFF_METRICS_TOKEN", ""),
+            metrics_open=_flag(env, "HANDOFF_METRICS_OPEN"),
             retention=RetentionSettings.from_env(env),
             stores=Stores.from_env(env),
         )
+
+
+def _flag(env: dict[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in {"", "0", "false", "no"}:
+        return False
+    if raw in {"1", "true", "yes"}:
+        return True
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
 
 
 def _url(env: dict[str, str], name: str) -> str:

@@ -20,6 +20,7 @@ import json
 import sqlite3
 import subprocess
 import threading
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -40,6 +41,7 @@ from bot.simulation import Day, Record, expected, too_close
 from tests.e2e.conftest import PINNED_NOW, Console, wait_for
 
 TARGET = 10.0
+METRICS_TOKEN = "scrape-" + uuid.uuid4().hex
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "results" / "screenshots"
 ZONE = ZoneInfo("Europe/Berlin")
@@ -137,6 +139,7 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulated]:
         "PICKUP_ALERT_POLL_SECONDS": "0.5",
         "PICKUP_ALERT_WEBHOOK_URL": receiver.url,
         "SURVEY_QUIET_SECONDS": "25",
+        "HANDOFF_METRICS_TOKEN": METRICS_TOKEN,
     })
     try:
         agents = [add_account(stack, f"agent{i}", "agent") for i in range(3)]
@@ -294,7 +297,12 @@ def test_quiet_conversations_get_the_survey(simulated: Simulated) -> None:
 
 
 def test_prometheus_metrics(simulated: Simulated) -> None:
-    with urllib.request.urlopen(f"{simulated.stack.handoff_url}/metrics", timeout=30) as r:
+    url = f"{simulated.stack.handoff_url}/metrics"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url, timeout=30)
+    assert refused.value.code == 401
+    scrape = urllib.request.Request(url, headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    with urllib.request.urlopen(scrape, timeout=30) as r:
         text = r.read().decode()
     assert "handoff_http_request_duration_seconds_bucket" in text
     assert "handoff_queue_length" in text

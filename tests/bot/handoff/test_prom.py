@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from actions.handoff_outbox import HandoffOutbox
 from bot.handoff import prom
 from bot.handoff.payload import Escalation
+from bot.handoff.settings import HandoffSettings, SettingsError
 from bot.handoff.store import Database, TicketStore, create_schema, open_database
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -66,6 +67,8 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
 
 async def _start(db: Database, clock: datetime = NOW, **options: Any) -> Service:
     store = TicketStore(db, priority_step=120)
+    if "token" not in options:
+        options.setdefault("open_without_token", True)  # HANDOFF_METRICS_OPEN=true
     metrics = prom.HandoffMetrics(clock=lambda: clock, **options)
     app = web.Application()
     app.router.add_get("/api/tickets/{ticket_id}", hello)
@@ -189,6 +192,31 @@ async def test_a_token_protects_the_endpoint(db: Database) -> None:
         assert samples[("handoff_queue_length", ())] == 0
     finally:
         await service.client.close()
+
+
+async def test_without_a_token_the_endpoint_is_closed_unless_opened(db: Database) -> None:
+    closed = await _start(db, open_without_token=False)
+    opened = await _start(db)
+    try:
+        refused = await closed.client.get("/metrics")
+        assert refused.status == 403
+        assert "set HANDOFF_METRICS_TOKEN" in await refused.text()
+        assert "HANDOFF_METRICS_OPEN=true" in await refused.text()
+        # A token sent to an endpoint that has none is no way in either.
+        assert (await closed.client.get("/metrics", headers={
+            "Authorization": "Bearer anything"})).status == 403
+        assert (await opened.scrape())[("handoff_queue_length", ())] == 0
+    finally:
+        await closed.client.close()
+        await opened.client.close()
+
+
+def test_the_settings_open_the_endpoint_only_when_told() -> None:
+    env = {"HANDOFF_WEBHOOK_SECRET": "x" * 32, "RASA_API_TOKEN": "token"}
+    assert not HandoffSettings.from_env(env).metrics_open
+    assert HandoffSettings.from_env({**env, "HANDOFF_METRICS_OPEN": "true"}).metrics_open
+    with pytest.raises(SettingsError, match="HANDOFF_METRICS_OPEN"):
+        HandoffSettings.from_env({**env, "HANDOFF_METRICS_OPEN": "maybe"})
 
 
 async def test_each_app_has_its_own_registry(db: Database) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import secrets
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,14 @@ from bot.handoff.service import ActionError, HandoffService, message_json, posit
 from bot.handoff.settings import HandoffSettings
 from bot.handoff.signing import SignatureError, verify
 from bot.handoff.store import Agent, AgentSession, utcnow
+from bot.handoff.throttle import (
+    DEVICE_COOKIE,
+    DEVICE_COOKIE_DAYS,
+    LoginThrottle,
+    client_address,
+    device_of,
+    new_device_cookie,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +40,13 @@ SESSION_COOKIE = "handoff_session"
 LOGIN_CSRF_COOKIE = "handoff_csrf"
 MAX_BODY_BYTES = 512 * 1024
 MAX_AGENT_TEXT = 4000
-LOGIN_FAILURES_LIMIT = 5
-LOGIN_LOCK_SECONDS = 60.0
 CSP = ("default-src 'self'; connect-src 'self' ws: wss:; style-src 'self'; img-src 'self'; "
        "script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 
 SERVICE = web.AppKey("service", HandoffService)
 SETTINGS = web.AppKey("settings", HandoffSettings)
 ACCOUNTS = web.AppKey("accounts", Accounts)
-LOGIN_FAILURES = web.AppKey("login_failures", dict)
+THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 # Called when a supervisor opens the console (the dashboard's encoder starts loading).
 SUPERVISOR_HOOKS = web.AppKey("supervisor_hooks", list)
 
@@ -216,21 +222,39 @@ async def login(request: web.Request) -> web.Response:
         return problem
     body = await _json_body(request)
     username, password = str(body.get("username") or ""), str(body.get("password") or "")
-    failures: dict[str, tuple[int, float]] = request.app[LOGIN_FAILURES]
-    key = username.strip().lower()
-    count, since = failures.get(key, (0, 0.0))
-    if count >= LOGIN_FAILURES_LIMIT and time.monotonic() - since < LOGIN_LOCK_SECONDS:
-        return error(429, "too many failed attempts: wait a minute and try again")
+    settings, throttle = request.app[SETTINGS], request.app[THROTTLE]
+    client = client_address(request.remote, request.headers.get("X-Forwarded-For"),
+                            throttle.proxies)
+    cookie = request.cookies.get(DEVICE_COOKIE)
+    device = device_of(settings.webhook_secret, username, cookie)
+    # Counted before the hash is awaited, so concurrent attempts cannot all get through.
+    verdict = await throttle.attempt(username, client, device)
+    if not verdict.allowed:
+        seconds = max(1, math.ceil(verdict.retry_after))
+        count = throttle.refused_to_report()
+        if count:
+            log.warning("%d console login(s) refused by the throttle since the last report "
+                        "(the latest from %s, for %d s)", count, client, seconds)
+        return web.json_response(
+            {"error": f"too many failed logins: try again in {seconds} s",
+             "retry_after": seconds}, status=429, headers={"Retry-After": str(seconds)})
+    # A hash is always awaited, for unknown usernames too: the answer takes as long.
     agent = await request.app[ACCOUNTS].authenticate(username, password)
     if agent is None:
-        failures[key] = (count + 1, time.monotonic())
         return error(401, "wrong username or password")
-    failures.pop(key, None)
+    await throttle.succeeded(verdict)
     token, _csrf = await request.app[ACCOUNTS].start_session(agent)
     response = web.json_response({"agent": await _agent_json(request, agent)})
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Strict",
                         secure=_secure_cookie(request), path="/",
-                        max_age=int(request.app[SETTINGS].session_hours * 3600))
+                        max_age=int(settings.session_hours * 3600))
+    # This browser is known for this agent now: strangers' failures elsewhere do not
+    # slow it down (bot/handoff/throttle.py).
+    known = cookie if device is not None and cookie else \
+        new_device_cookie(settings.webhook_secret, agent.username)
+    response.set_cookie(DEVICE_COOKIE, known, httponly=True, samesite="Strict",
+                        secure=_secure_cookie(request), path="/api/login",
+                        max_age=DEVICE_COOKIE_DAYS * 86400)
     return response
 
 

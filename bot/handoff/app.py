@@ -15,6 +15,7 @@ from bot.handoff.service import HandoffService
 from bot.handoff.settings import HandoffSettings
 from bot.handoff.store import TicketStore, create_schema, open_database
 from bot.handoff.strings import Strings
+from bot.handoff.throttle import LoginThrottle
 from bot.metrics.erase import RetentionJob, RetentionSettings, Stores
 from bot.metrics.records import MetricsStore
 
@@ -24,7 +25,6 @@ log = logging.getLogger("bot.handoff")
 def create_app(settings: HandoffSettings) -> web.Application:
     app = web.Application(middlewares=[api.security_headers], client_max_size=api.MAX_BODY_BYTES)
     app[api.SETTINGS] = settings
-    app[api.LOGIN_FAILURES] = {}
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         db = open_database(settings.db_url)
@@ -41,6 +41,7 @@ def create_app(settings: HandoffSettings) -> web.Application:
         retention = RetentionJob(app[quality.STORES], settings.retention or RetentionSettings())
         retention.start()
         app[api.ACCOUNTS] = accounts
+        app[api.THROTTLE] = LoginThrottle(db, settings.login)
         app[api.SERVICE] = service
         service.start()
         log.info("handoff service ready: queue %s, Rasa %s", settings.db_url.split("@")[-1],

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+
+from bot.handoff.throttle import ThrottleSettings, parse_networks
 
 if TYPE_CHECKING:
     from bot.metrics.erase import RetentionSettings, Stores
@@ -67,6 +69,9 @@ class HandoffSettings:
     # refuses every scrape unless metrics_open says it may be open.
     metrics_token: str = ""
     metrics_open: bool = False
+    # Console login throttle (bot/handoff/throttle.py); X-Forwarded-For counts only from
+    # these proxies (addresses or CIDR blocks).
+    login: ThrottleSettings = field(default_factory=ThrottleSettings)
     # The retention job and every store a conversation is erased from (bot.metrics.erase).
     retention: RetentionSettings | None = None
     stores: Stores | None = None
@@ -114,6 +119,7 @@ class HandoffSettings:
             alert_poll_seconds=_number(env, "PICKUP_ALERT_POLL_SECONDS", 5, 0.2),
             metrics_token=env.get("HANDOFF_METRICS_TOKEN", ""),
             metrics_open=_flag(env, "HANDOFF_METRICS_OPEN"),
+            login=_login(env),
             retention=RetentionSettings.from_env(env),
             stores=Stores.from_env(env),
         )
@@ -126,6 +132,26 @@ def _flag(env: dict[str, str], name: str) -> bool:
     if raw in {"1", "true", "yes"}:
         return True
     raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def _login(env: dict[str, str]) -> ThrottleSettings:
+    proxies = tuple(p.strip() for p in env.get("HANDOFF_TRUSTED_PROXIES", "").split(",")
+                    if p.strip())
+    try:
+        parse_networks(proxies)
+    except ValueError as exc:
+        raise SettingsError("HANDOFF_TRUSTED_PROXIES must be IP addresses or CIDR blocks, "
+                            f"comma-separated: {exc}") from exc
+    return ThrottleSettings(
+        failures=int(_number(env, "HANDOFF_LOGIN_FAILURES", 5, 1)),
+        client_failures=int(_number(env, "HANDOFF_LOGIN_CLIENT_FAILURES", 20, 1)),
+        user_failures=int(_number(env, "HANDOFF_LOGIN_USER_FAILURES", 10, 1)),
+        backoff_seconds=_number(env, "HANDOFF_LOGIN_BACKOFF_SECONDS", 1, 0.01),
+        max_wait_seconds=_number(env, "HANDOFF_LOGIN_MAX_WAIT_SECONDS", 900, 0.01),
+        user_max_wait_seconds=_number(env, "HANDOFF_LOGIN_USER_MAX_WAIT_SECONDS", 60, 0.01),
+        forget_seconds=_number(env, "HANDOFF_LOGIN_FORGET_SECONDS", 3600, 1),
+        trusted_proxies=proxies,
+    )
 
 
 def _url(env: dict[str, str], name: str) -> str:

@@ -159,6 +159,18 @@ class FeedCursor(Base):
     position: Mapped[int] = mapped_column(Integer)
 
 
+class LoginThrottleRow(Base):
+    """Failed console logins under one key (bot/handoff/throttle.py); the key is a hash."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
+                                                           nullable=True)
+
+
 class ClaimError(Exception):
     """Why a claim failed, in words for the agent."""
 

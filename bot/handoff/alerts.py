@@ -28,15 +28,19 @@ RETRY_DELAYS = (1.0, 2.0, 5.0, 15.0, 30.0, 60.0, 120.0)
 
 
 def alert_json(ticket: Ticket, waited_seconds: float, target_seconds: int) -> dict[str, Any]:
+    """The alert; ``waited_seconds`` counts from the start of the ticket's pickup clock
+    (for a chat queued outside agent hours, from the start of agent hours)."""
     minutes, seconds = divmod(int(waited_seconds), 60)
     reason = REASON_TEXT.get(ticket.reason, ticket.reason)
+    since = (", queued outside agent hours, has waited {} since agents started"
+             if ticket.hours_started_at is not None else " has waited {} for a person")
     return {
         "type": "alert", "ticket_id": ticket.id, "conversation_id": ticket.conversation_id,
         "channel": ticket.channel, "language": ticket.language, "reason": ticket.reason,
         "waiting_seconds": int(waited_seconds), "target_seconds": target_seconds,
-        "text": (f"A {ticket.channel} chat ({reason}, {ticket.language}) has waited "
-                 f"{minutes} min {seconds:02d} s for a person; the target is "
-                 f"{target_seconds // 60} min. Ticket #{ticket.id}."),
+        "text": (f"A {ticket.channel} chat ({reason}, {ticket.language})"
+                 + since.format(f"{minutes} min {seconds:02d} s")
+                 + f"; the target is {target_seconds // 60} min. Ticket #{ticket.id}."),
     }
 
 

@@ -21,7 +21,8 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from bot.handoff.api import SERVICE, SETTINGS, SUPERVISOR_HOOKS, authenticated, error
-from bot.handoff.store import Agent, aware, utcnow
+from bot.handoff.hours import pickup_clock
+from bot.handoff.store import Agent, utcnow
 from bot.metrics import compute
 from bot.metrics.clusters import QuestionClusterer
 from bot.metrics.erase import Stores, erase_and_log
@@ -73,8 +74,9 @@ async def _rows(request: web.Request, date_from: date, date_to: date,
 async def _live(request: web.Request) -> dict[str, Any]:
     service = request.app[SERVICE]
     now = utcnow()
-    queued = [t for t in await service.store.queued() if not t.outside_hours]
-    waits = [(now - (aware(t.created_at) or now)).total_seconds() for t in queued]
+    clocks = [(t, pickup_clock(t)) for t in await service.store.queued()]
+    queued = [t for t, clock in clocks if clock is not None]
+    waits = [(now - clock).total_seconds() for _, clock in clocks if clock is not None]
     return {"queued": len(queued), "oldest_waiting_s": round(max(waits), 1) if waits else None,
             "alerts_open": sum(1 for t in queued if t.alerted_at is not None)}
 

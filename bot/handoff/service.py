@@ -19,7 +19,7 @@ import logging
 import math
 import re
 import statistics
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.handoff.accounts import Accounts
 from bot.handoff.alerts import AlertWebhook, alert_json
+from bot.handoff.hours import pickup_clock, start_hours, waiting_for_hours
 from bot.handoff.hub import Hub
 from bot.handoff.payload import customer_text
 from bot.handoff.prom import HandoffMetrics
@@ -100,9 +101,11 @@ def _is_cancel(event: dict[str, Any]) -> bool:
 class HandoffService:
     def __init__(self, settings: HandoffSettings, store: TicketStore, accounts: Accounts,
                  rasa: RasaClient, hub: Hub, strings: Strings,
-                 metrics: MetricsStore | None = None) -> None:
+                 metrics: MetricsStore | None = None,
+                 clock: Callable[[], datetime] = utcnow) -> None:
         self.settings = settings
         self.metrics = metrics
+        self.clock = clock  # the 4-minute rule's and agent hours' time (pinned in tests)
         self.alert_webhook = AlertWebhook(settings.alert_webhook_url, settings.webhook_secret)
         self.prom: HandoffMetrics | None = None  # Prometheus counters, when installed
         self.store = store
@@ -127,7 +130,7 @@ class HandoffService:
 
     async def receive(self, payload: dict[str, Any]) -> tuple[Ticket, bool]:
         async with self._feed_lock:
-            ticket, created = await self.store.create(payload, utcnow())
+            ticket, created = await self.store.create(payload, self.clock())
             if not created:
                 return ticket, False
             log.info("ticket %d: %s escalated (%s)", ticket.id, ticket.conversation_id,
@@ -462,16 +465,18 @@ class HandoffService:
             pickup = await self.expected_pickup_seconds()
             agents = max(1, len(self.hub.online_agents()))
             for position, ticket in enumerate(queued, start=1):
-                if ticket.outside_hours or ticket.last_position == position:
+                if waiting_for_hours(ticket) or ticket.last_position == position:
                     continue
                 minutes = wait_minutes(position, pickup, agents)
                 if ticket.last_position is None:
-                    key = "queued"
+                    key = "hours_started" if ticket.outside_hours else "queued"
                 elif position == 1:
                     key = "queue_next"
                 else:
                     key = "queue_update"
-                await self.store.update_fields(ticket.id, last_position=position)
+                if not await self.store.set_last_position(ticket.id, ticket.last_position,
+                                                          position):
+                    continue  # another process told this change
                 await self._to_customer(ticket, "system", self.strings.text(
                     ticket.language, key, position=position, minutes=minutes),
                     status={"state": "queued", "position": position, "minutes": minutes})
@@ -506,7 +511,7 @@ class HandoffService:
             status.update(state="with_agent",
                           agent_name=await self.store.agent_name(ticket.agent_id))
             return status
-        if ticket.outside_hours:
+        if waiting_for_hours(ticket):
             status.update(state="outside_hours", agents_back_text=ticket.agents_back_text)
             return status
         queued = await self.store.queued()
@@ -541,17 +546,31 @@ class HandoffService:
             # The record must never stop the queue; the message says which row is missing.
             log.exception("metrics: ticket %d %s not recorded", ticket.id, suffix)
 
+    async def start_of_hours(self) -> int:
+        """Agent hours have started for chats queued outside them: tell each customer their
+        place and wait (``queue_changed``); their pickup clocks start now (bot/handoff/hours.py)."""
+        started = await start_hours(self.store, self.clock(), bool(self.hub.online_agents()))
+        for ticket in started:
+            await self._system(ticket, "Agent hours started: the customer is told their place "
+                                       "in the queue, and the pickup clock runs from "
+                                       f"{iso(ticket.hours_started_at)}.")
+        if started:
+            await self.queue_changed()
+        return len(started)
+
     async def check_pickup(self) -> int:
         """The 4-minute rule: a chat still waiting for its first agent past the target, in
         agent hours, alerts every console and the supervisors' webhook, once."""
-        now = utcnow()
+        await self.start_of_hours()
+        now = self.clock()
         target = self.settings.pickup_target_seconds
         raised = 0
         for ticket in await self.store.queued():
-            if ticket.outside_hours or ticket.alerted_at is not None \
+            started = pickup_clock(ticket)
+            if started is None or ticket.alerted_at is not None \
                     or ticket.first_claimed_at is not None:
                 continue
-            waited = (now - (aware(ticket.created_at) or now)).total_seconds()
+            waited = (now - started).total_seconds()
             if waited < target or not await self.store.mark_alerted(ticket.id, now):
                 continue
             alert = alert_json(ticket, waited, target)
@@ -681,9 +700,11 @@ def ticket_json(ticket: Ticket, agents: dict[int, Agent], position: int | None,
         "order_id": order.get("order_id") if isinstance(order, dict) else None,
         "alerted": ticket.alerted_at is not None,
     }
-    data["over_target"] = (ticket.status == "queued" and not ticket.outside_hours
+    clock = pickup_clock(ticket)
+    data["pickup_clock_at"] = iso(clock)
+    data["over_target"] = (ticket.status == "queued" and clock is not None
                            and ticket.first_claimed_at is None
-                           and data["waiting_seconds"] >= target_seconds)
+                           and (now - clock).total_seconds() >= target_seconds)
     if detail:
         data.update({"detail": ticket.detail,
                      "sentiment_trail": json.loads(ticket.sentiment_json or "[]"),

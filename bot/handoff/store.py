@@ -126,6 +126,12 @@ class Ticket(Base):
     last_position: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # When the wait passed the pickup target and consoles and supervisors were alerted.
     alerted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Queued outside agent hours: when agents are back (from the escalation), and when
+    # agent hours did start for this chat, the start of its pickup clock (bot/handoff/hours.py).
+    agents_back_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
+                                                            nullable=True)
+    hours_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
+                                                              nullable=True)
 
 
 class Message(Base):
@@ -201,7 +207,9 @@ def _column_names(sync: Any, table: str) -> set[str]:
 # missing tables only, so these are added to older databases here.
 ADDED_COLUMNS = (("messages", "status_json", "TEXT"),
                  ("agents", "role", "VARCHAR(16) NOT NULL DEFAULT 'agent'"),
-                 ("tickets", "alerted_at", "TIMESTAMP WITH TIME ZONE"))
+                 ("tickets", "alerted_at", "TIMESTAMP WITH TIME ZONE"),
+                 ("tickets", "agents_back_at", "TIMESTAMP WITH TIME ZONE"),
+                 ("tickets", "hours_started_at", "TIMESTAMP WITH TIME ZONE"))
 ROLES = ("agent", "supervisor")
 
 
@@ -212,6 +220,17 @@ async def create_schema(db: Database) -> None:
             present = await conn.run_sync(_column_names, table)
             if column not in present:
                 await conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))
+
+
+def _moment_or_none(value: Any) -> datetime | None:
+    """An ISO 8601 moment from a payload (UTC when it names no offset), else None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def queue_key(created: datetime, priority: int, step: float) -> float:
@@ -266,6 +285,7 @@ class TicketStore:
             created_at=now, last_customer_at=now,
             outside_hours=bool(payload.get("outside_hours")),
             agents_back_text=payload.get("agents_back_text"),
+            agents_back_at=_moment_or_none(payload.get("agents_back_at")),
             order_json=json.dumps(payload.get("order"), ensure_ascii=False),
             sentiment_json=json.dumps(payload.get("sentiment_trail") or [], ensure_ascii=False),
         )
@@ -369,6 +389,26 @@ class TicketStore:
             result = await session.execute(
                 update(Ticket).where(Ticket.id == ticket_id, Ticket.alerted_at.is_(None))
                 .values(alerted_at=now).execution_options(synchronize_session=False))
+            return getattr(result, "rowcount", 0) == 1
+
+    async def set_last_position(self, ticket_id: int, told: int | None, position: int) -> bool:
+        """Record the place the customer is told, if it is still ``told`` (so of several
+        processes recomputing the queue, one tells each change)."""
+        was = Ticket.last_position.is_(None) if told is None else Ticket.last_position == told
+        async with self.db.sessions.begin() as session:
+            result = await session.execute(
+                update(Ticket).where(Ticket.id == ticket_id, was)
+                .values(last_position=position).execution_options(synchronize_session=False))
+            return getattr(result, "rowcount", 0) == 1
+
+    async def mark_hours_started(self, ticket_id: int, moment: datetime) -> bool:
+        """True for the one caller that starts agent hours for this queued ticket."""
+        async with self.db.sessions.begin() as session:
+            result = await session.execute(
+                update(Ticket).where(Ticket.id == ticket_id, Ticket.status == "queued",
+                                     Ticket.outside_hours.is_(True),
+                                     Ticket.hours_started_at.is_(None))
+                .values(hours_started_at=moment).execution_options(synchronize_session=False))
             return getattr(result, "rowcount", 0) == 1
 
     async def update_fields(self, ticket_id: int, **values: Any) -> None:

@@ -27,7 +27,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.handoff.accounts import Accounts
-from bot.handoff.alerts import AlertWebhook, alert_json
+from bot.handoff.alert_queue import AlertQueue
+from bot.handoff.alerts import alert_json
 from bot.handoff.hours import pickup_clock, start_hours, waiting_for_hours
 from bot.handoff.hub import Hub
 from bot.handoff.payload import customer_text
@@ -106,7 +107,10 @@ class HandoffService:
         self.settings = settings
         self.metrics = metrics
         self.clock = clock  # the 4-minute rule's and agent hours' time (pinned in tests)
-        self.alert_webhook = AlertWebhook(settings.alert_webhook_url, settings.webhook_secret)
+        self.alerts = AlertQueue(store.db, settings.alert_webhook_url, settings.webhook_secret,
+                                 settings.pickup_target_seconds, clock=clock,
+                                 first_retry_seconds=settings.alert_retry_first_seconds,
+                                 max_retry_seconds=settings.alert_retry_max_seconds)
         self.prom: HandoffMetrics | None = None  # Prometheus counters, when installed
         self.store = store
         self.accounts = accounts
@@ -571,7 +575,7 @@ class HandoffService:
                     or ticket.first_claimed_at is not None:
                 continue
             waited = (now - started).total_seconds()
-            if waited < target or not await self.store.mark_alerted(ticket.id, now):
+            if waited < target or not await self.alerts.raise_alert(ticket.id, now):
                 continue
             alert = alert_json(ticket, waited, target)
             log.warning("ticket %d waited %.0f s for a person (target %d s)", ticket.id,
@@ -579,7 +583,6 @@ class HandoffService:
             await self._metric(ticket, "alert", mt.PICKUP_ALERT, now, reason=ticket.reason,
                                value=waited)
             await self.hub.broadcast(alert)
-            self.alert_webhook.send(alert)
             if self.prom is not None:
                 self.prom.pickup_alert()
             raised += 1
@@ -643,6 +646,7 @@ class HandoffService:
             loop.create_task(self._loop("sweep", self.sweep, SWEEP_SECONDS)),
             loop.create_task(self._loop("pickup alerts", self.check_pickup,
                                         self.settings.alert_poll_seconds)),
+            loop.create_task(self.alerts.run(self.settings.alert_poll_seconds)),
         ]
         if self.collector is not None:
             self._tasks += [
@@ -663,7 +667,7 @@ class HandoffService:
             except asyncio.CancelledError:
                 pass
         self._tasks = []
-        await self.alert_webhook.close()
+        await self.alerts.close()
         await self.rasa.close()
         await self.events_engine.dispose()
         if self.collector is not None and self.collector.actions_engine is not None:

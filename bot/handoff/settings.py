@@ -65,6 +65,10 @@ class HandoffSettings:
     # chat); empty: consoles only.
     alert_webhook_url: str = ""
     alert_poll_seconds: float = 5.0
+    # An alert the webhook did not acknowledge is tried again after this, doubling up to
+    # the maximum, until it is acknowledged or the chat is picked up or closed.
+    alert_retry_first_seconds: float = 2.0
+    alert_retry_max_seconds: float = 300.0
     # GET /metrics (Prometheus) needs "Authorization: Bearer <token>"; without a token it
     # refuses every scrape unless metrics_open says it may be open.
     metrics_token: str = ""
@@ -117,6 +121,8 @@ class HandoffSettings:
             survey_quiet_seconds=_number(env, "SURVEY_QUIET_SECONDS", 900),
             alert_webhook_url=_url(env, "PICKUP_ALERT_WEBHOOK_URL"),
             alert_poll_seconds=_number(env, "PICKUP_ALERT_POLL_SECONDS", 5, 0.2),
+            alert_retry_first_seconds=_number(env, "PICKUP_ALERT_RETRY_FIRST_SECONDS", 2, 0.01),
+            alert_retry_max_seconds=_number(env, "PICKUP_ALERT_RETRY_MAX_SECONDS", 300, 0.01),
             metrics_token=env.get("HANDOFF_METRICS_TOKEN", ""),
             metrics_open=_flag(env, "HANDOFF_METRICS_OPEN"),
             login=_login(env),

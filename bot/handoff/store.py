@@ -165,6 +165,25 @@ class FeedCursor(Base):
     position: Mapped[int] = mapped_column(Integer)
 
 
+class PendingAlert(Base):
+    """A pickup alert not yet acknowledged by the supervisors' webhook (bot/handoff/alert_queue.py).
+
+    Only the ticket's id: the body is written from the ticket at each attempt, so an erased
+    conversation leaves nothing here, and the row goes once the alert is acknowledged or moot.
+    """
+
+    __tablename__ = "pending_alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(Integer, unique=True)
+    raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    # A process posting it holds it until then (several handoff processes share the table).
+    leased_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
 class LoginThrottleRow(Base):
     """Failed console logins under one key (bot/handoff/throttle.py); the key is a hash."""
 

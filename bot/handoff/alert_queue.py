@@ -68,6 +68,9 @@ class AlertQueue:
             if getattr(result, "rowcount", 0) != 1:
                 return False
             if self.url:
+                # A row left by an erased ticket whose id SQLite has given out again.
+                await session.execute(delete(PendingAlert)
+                                      .where(PendingAlert.ticket_id == ticket_id))
                 session.add(PendingAlert(ticket_id=ticket_id, raised_at=now, attempts=0,
                                          next_attempt_at=now))
         self._wake.set()
@@ -115,10 +118,12 @@ class AlertQueue:
             return False  # another process has it
         async with self.db.sessions() as session:
             ticket = await session.get(Ticket, row.ticket_id)
-        if ticket is None or ticket.status != "queued" or ticket.first_claimed_at is not None:
+        if ticket is None or ticket.alerted_at is None or ticket.status != "queued" \
+                or ticket.first_claimed_at is not None:
+            # Gone (erased; its id may have been given to a new ticket), picked up or closed.
             await self._drop(row.id)
             log.info("pickup alert for ticket %d no longer needed (%s): not posted",
-                     row.ticket_id, "gone" if ticket is None else
+                     row.ticket_id, "gone" if ticket is None or ticket.alerted_at is None else
                      "picked up" if ticket.first_claimed_at is not None else ticket.status)
             return False
         attempt = row.attempts + 1

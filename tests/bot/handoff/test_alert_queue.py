@@ -19,6 +19,7 @@ from bot.handoff.accounts import Accounts
 from bot.handoff.alert_queue import AlertQueue
 from bot.handoff.signing import SignatureError, verify
 from bot.handoff.store import Agent, Database, TicketStore, aware, create_schema, open_database
+from bot.metrics.erase import Stores, erase_conversation
 from tests.bot.handoff.conftest import make_agent
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -147,6 +148,28 @@ async def test_a_picked_up_chat_stops_the_retries(sqlite_db: Database,
         clock.advance(60)
         await alerts.deliver_due()
         assert len(receiver.posts) == 1 and await alerts.pending() == []
+    finally:
+        await alerts.close()
+
+
+async def test_an_erased_ticket_leaves_no_alert_for_the_next_one(sqlite_db: Database,
+                                                                 receiver: Receiver) -> None:
+    receiver.failures = 100
+    url = await receiver.start()
+    clock = Clock(T0 + timedelta(seconds=250))
+    alerts = queue(sqlite_db, url, clock, first_retry_seconds=1)
+    first = await queued_ticket(sqlite_db)
+    try:
+        await alerts.raise_alert(first, clock())
+        await alerts.deliver_due()
+        await erase_conversation(Stores(handoff=sqlite_db.engine), "c1")
+        second = await queued_ticket(sqlite_db, 2)
+        assert second == first                   # SQLite gives the id out again
+        clock.advance(5)
+        await alerts.deliver_due()               # the new chat is not late: nothing posted
+        assert len(receiver.posts) == 1 and await alerts.pending() == []
+        assert await alerts.raise_alert(second, clock())  # and can raise its own alert later
+        assert len(await alerts.pending()) == 1
     finally:
         await alerts.close()
 

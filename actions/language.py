@@ -1,9 +1,9 @@
 """Keeps the `language` slot in step with the customer, message by message.
 
-Run by Rasa's ``action_extract_slots`` after every user message (the slot's custom
-mapping names this action), so responses chosen by Rasa itself are already in the
-customer's language. Button payloads ("/affirm") carry no language and change nothing.
-A channel may say which language the customer's page or app is in (message metadata
+Run by Rasa's ``action_extract_slots`` after every user message, inside
+``action_read_message`` (actions/reading.py), so responses chosen by Rasa itself are
+already in the customer's language. Button payloads ("/affirm") carry no language and
+change nothing. A channel may say which language the customer's page or app is in (message metadata
 ``language``: the widget's page language, Telegram's ``language_code``); until the
 customer's words have decided (the slot's initial value is English), that language
 stands in, so a conversation that starts with a button or an order number gets it.
@@ -11,10 +11,8 @@ stands in, so a conversation that starts with a button or an order number gets i
 
 from __future__ import annotations
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
-from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.types import DomainDict
 
 from actions.conversation import is_button_payload, latest_text
 from bot.language import choose
@@ -29,19 +27,15 @@ def channel_language(tracker: Tracker) -> str | None:
     return value if value in LANGUAGES else None
 
 
-class ActionDetectLanguage(Action):
-    def name(self) -> str:
-        return "action_detect_language"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[EventType]:
-        current = tracker.get_slot("language")
-        decided = any(event.get("event") == "slot" and event.get("name") == "language"
-                      for event in tracker.events)
-        hint = None if decided else channel_language(tracker)
-        if is_button_payload(tracker):
-            return [SlotSet("language", hint)] if hint else []
-        chosen = choose(latest_text(tracker), hint or current)
-        if chosen is None and hint:
-            chosen = hint
-        return [SlotSet("language", chosen)] if chosen else []
+def language_events(tracker: Tracker) -> list[EventType]:
+    """The ``language`` slot for the latest message, if it changes."""
+    current = tracker.get_slot("language")
+    decided = any(event.get("event") == "slot" and event.get("name") == "language"
+                  for event in tracker.events)
+    hint = None if decided else channel_language(tracker)
+    if is_button_payload(tracker):
+        return [SlotSet("language", hint)] if hint else []
+    chosen = choose(latest_text(tracker), hint or current)
+    if chosen is None and hint:
+        chosen = hint
+    return [SlotSet("language", chosen)] if chosen else []

@@ -1,8 +1,8 @@
 """Scores every customer message for sentiment and escalates when the mood turns.
 
-Run by Rasa's ``action_extract_slots`` after every user message (the custom mapping of
-the ``sentiment_trail`` slot names this action), so it sees each message once, before
-any other action, also in the middle of a form. One strongly negative message, or
+Run by Rasa's ``action_extract_slots`` after every user message, inside
+``action_read_message`` (actions/reading.py), so it sees each message once, before any
+other action, also in the middle of a form. One strongly negative message, or
 ``HANDOFF_NEGATIVE_IN_A_ROW`` negative ones in a row, set ``escalation_reason``; the
 escalation policy then hands over. While a person has the chat the trail keeps growing
 (the agent sees it) but nothing escalates.
@@ -12,10 +12,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
-from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.types import DomainDict
 
 from actions.conversation import is_button_payload, latest_text
 from actions.escalation import MAX_TRAIL, REASON_SLOT, SENTIMENT_SLOT, sentiment_trail
@@ -39,33 +37,29 @@ def should_escalate(trail: list[SentimentEntry], settings: ActionSettings) -> bo
         for entry in recent)
 
 
-class ActionReadSentiment(Action):
-    def name(self) -> str:
-        return "action_read_sentiment"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[EventType]:
-        text = latest_text(tracker)
-        if not text or is_button_payload(tracker):
-            return []
-        rt = await get_runtime()
-        if rt.sentiment is None or rt.knowledge is None:
-            return []
-        # Rasa may run the slot mappings twice for one message (a form starting, say).
-        message_id = str((tracker.latest_message or {}).get("message_id") or "")
-        earlier = sentiment_trail(tracker)
-        if message_id and earlier and earlier[-1].get("message_id") == message_id:
-            return []
-        model, embedder = rt.sentiment, rt.knowledge.retriever.embedder
-        [mood] = await rt.knowledge.run(model.score, embedder, [text[:MAX_SCORED_CHARS]])
-        entry: SentimentEntry = {
-            "text": text[:300], "label": mood.label, "score": round(mood.score, 4),
-            "strong": mood.label == "negative" and mood.strong >= rt.settings.strong_negative,
-            "at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "message_id": message_id}
-        trail = [*earlier, entry][-MAX_TRAIL:]
-        events: list[EventType] = [SlotSet(SENTIMENT_SLOT, trail)]
-        already = tracker.is_paused() or tracker.get_slot(REASON_SLOT)
-        if not already and should_escalate(trail, rt.settings):
-            events.append(SlotSet(REASON_SLOT, "negative_sentiment"))
-        return events
+async def sentiment_events(tracker: Tracker) -> list[EventType]:
+    """The latest message scored onto ``sentiment_trail``; ``escalation_reason`` if due."""
+    text = latest_text(tracker)
+    if not text or is_button_payload(tracker):
+        return []
+    rt = await get_runtime()
+    if rt.sentiment is None or rt.knowledge is None:
+        return []
+    # Rasa may run the slot mappings twice for one message (a form starting, say).
+    message_id = str((tracker.latest_message or {}).get("message_id") or "")
+    earlier = sentiment_trail(tracker)
+    if message_id and earlier and earlier[-1].get("message_id") == message_id:
+        return []
+    model, embedder = rt.sentiment, rt.knowledge.retriever.embedder
+    [mood] = await rt.knowledge.run(model.score, embedder, [text[:MAX_SCORED_CHARS]])
+    entry: SentimentEntry = {
+        "text": text[:300], "label": mood.label, "score": round(mood.score, 4),
+        "strong": mood.label == "negative" and mood.strong >= rt.settings.strong_negative,
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "message_id": message_id}
+    trail = [*earlier, entry][-MAX_TRAIL:]
+    events: list[EventType] = [SlotSet(SENTIMENT_SLOT, trail)]
+    already = tracker.is_paused() or tracker.get_slot(REASON_SLOT)
+    if not already and should_escalate(trail, rt.settings):
+        events.append(SlotSet(REASON_SLOT, "negative_sentiment"))
+    return events

@@ -33,10 +33,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import aiohttp  # noqa: E402
-import socketio  # noqa: E402
+import aiohttp
+import socketio
 
-from bench.figures import percentile  # noqa: E402
+from bench.figures import percentile
+from bot.processes import start_stack
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ SCENARIOS: dict[str, list[list[Turn]]] = {
         [Turn("lookup-ask", "where is my order ORB-104388"),
          Turn("lookup-verify", "ivan.petrov@example.ru", "PN987654321DE")],
         [Turn("lookup-ask", "где мой заказ ORB-104217"),
-         Turn("lookup-verify", "anna.schmidt@example.com", "PN123456781DE")],
+         Turn("lookup-verify", "anna.schmidt@example.com", "доставлен")],
     ],
     "return": [
         [Turn("return-ask", "I want to return the screen protector from order ORB-104444, "
@@ -86,7 +87,7 @@ MIXES: dict[str, dict[str, int]] = {
 def conversations(mix: str, seed: int) -> Iterator[list[Turn]]:
     shares = MIXES[mix]
     pool = [name for name, weight in shares.items() for _ in range(weight)]
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - a reproducible mix, not a secret
     cycles = {name: itertools.cycle(SCENARIOS[name]) for name in shares}
     while True:
         yield next(cycles[rng.choice(pool)])
@@ -195,7 +196,7 @@ async def customer(number: int, channel: str, url: str, http: aiohttp.ClientSess
                 return
             try:
                 await talker.start()
-            except Exception as exc:  # noqa: BLE001 - a failed session is an error, counted
+            except Exception as exc:
                 tally.add("session", 0, f"{type(exc).__name__}: {exc}")
                 continue
             tally.conversations += 1
@@ -205,7 +206,7 @@ async def customer(number: int, channel: str, url: str, http: aiohttp.ClientSess
                 started = time.perf_counter()
                 try:
                     error = check(turn, await talker.say(turn.text))
-                except Exception as exc:  # noqa: BLE001 - counted, and the load goes on
+                except Exception as exc:
                     error = f"{type(exc).__name__}: {exc}"
                 tally.add(turn.kind, (time.perf_counter() - started) * 1000, error)
                 if error:
@@ -354,7 +355,6 @@ def main() -> int:
     if args.url:
         results = run(args.url.rstrip("/"))
     else:
-        from bot.processes import start_stack
         with tempfile.TemporaryDirectory() as folder:
             started = time.perf_counter()
             stack = start_stack(Path(folder))

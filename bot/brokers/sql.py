@@ -10,10 +10,14 @@ writing it. Other databases (PostgreSQL) are used exactly as Rasa's broker does.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from typing import Any
 
 from rasa.core.brokers.sql import SQLEventBroker
 from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.engine.url import URL
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
@@ -30,14 +34,27 @@ class WalSQLEventBroker(SQLEventBroker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.engine.dialect.name == "sqlite":
-            # SQLAlchemy 1.4 opens a new SQLite connection per session (NullPool), which
-            # costs more than the insert; keep one open, with the pragmas set.
             url = self.engine.url
             self.engine.dispose()
-            self.engine = create_engine(url, poolclass=QueuePool, pool_size=1,
-                                        max_overflow=4)
-            event.listen(self.engine, "connect", _wal)
+            self.engine = wal_engine(url)
             self.sessionmaker = sessionmaker(bind=self.engine)
+
+    def publish_many(self, events: Iterable[dict[str, Any]]) -> None:
+        """All the events of one saved turn, in one transaction (one commit, not one each)."""
+        with self.session_scope() as session:
+            session.add_all([self.SQLBrokerEvent(sender_id=body.get("sender_id"),
+                                                 data=json.dumps(body)) for body in events])
+            session.commit()
+
+
+def wal_engine(url: str | URL) -> Engine:
+    """An SQLite engine that keeps its connection open, in WAL mode.
+
+    SQLAlchemy 1.4 opens a new SQLite connection per session (NullPool), which costs more
+    than the insert; keep one open, with the pragmas set."""
+    engine = create_engine(url, poolclass=QueuePool, pool_size=1, max_overflow=4)
+    event.listen(engine, "connect", _wal)
+    return engine
 
 
 def _wal(connection: Any, _record: Any) -> None:

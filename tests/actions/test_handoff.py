@@ -15,8 +15,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.clock import FixedClock
 from actions.handoff import ActionHumanHandoff
+from actions.reading import ActionReadMessage
 from actions.runtime import Runtime
-from actions.sentiment_watch import ActionReadSentiment, should_escalate
+from actions.sentiment_watch import sentiment_events, should_escalate
 from bot.handoff.payload import SentimentEntry
 from sentiment.model import SentimentModel
 
@@ -144,7 +145,7 @@ async def mood_runtime(knowledge_runtime: Runtime) -> Runtime:
 ])
 async def test_a_furious_message_escalates_at_once(mood_runtime: Runtime, text: str,
                                                    language: str) -> None:
-    _, events = await run(ActionReadSentiment(), tracker(text, "inform", language=language))
+    events = await sentiment_events(tracker(text, "inform", language=language))
     slots = {e["name"]: e["value"] for e in events}
     assert slots["sentiment_trail"][-1]["label"] == "negative"
     assert slots["escalation_reason"] == "negative_sentiment"
@@ -153,8 +154,7 @@ async def test_a_furious_message_escalates_at_once(mood_runtime: Runtime, text: 
 async def test_calm_messages_grow_the_trail_without_escalating(mood_runtime: Runtime) -> None:
     trail: list[SentimentEntry] = []
     for text in ("hi there", "thanks, that was really helpful!", "where is my order?"):
-        _, events = await run(ActionReadSentiment(),
-                              tracker(text, "inform", sentiment_trail=trail))
+        events = await sentiment_events(tracker(text, "inform", sentiment_trail=trail))
         slots = {e["name"]: e["value"] for e in events}
         assert "escalation_reason" not in slots, text
         trail = slots["sentiment_trail"]
@@ -162,11 +162,24 @@ async def test_calm_messages_grow_the_trail_without_escalating(mood_runtime: Run
     # Rasa may run the slot mappings twice for one message: it is scored once.
     again = tracker("where is my order?", "inform", sentiment_trail=trail)
     again.latest_message["message_id"] = trail[-1]["message_id"] = "m-3"
-    _, events = await run(ActionReadSentiment(), again)
+    events = await sentiment_events(again)
     assert events == []
     # Buttons carry no mood; and while a person has the chat nothing escalates.
-    _, events = await run(ActionReadSentiment(), tracker("/affirm", "affirm"))
+    events = await sentiment_events(tracker("/affirm", "affirm"))
     assert events == []
-    _, events = await run(ActionReadSentiment(), tracker(
+    events = await sentiment_events(tracker(
         "You are all useless thieves!!!", "inform", paused=True))
     assert [e["name"] for e in events] == ["sentiment_trail"]
+
+
+async def test_one_call_reads_the_language_and_the_mood(mood_runtime: Runtime) -> None:
+    """Both slot mappings name action_read_message: one action-server call a message."""
+    messages, events = await run(ActionReadMessage(), tracker(
+        "Вы издеваетесь?! Третий раз пишу, это просто позор!", "inform"))
+    assert messages == []
+    assert [e["name"] for e in events] == ["language", "sentiment_trail", "escalation_reason"]
+    assert events[0]["value"] == "ru"
+    assert events[1]["value"][-1]["label"] == "negative"
+    mappings = {slot: spec["mappings"][0].get("action")
+                for slot, spec in DOMAIN["slots"].items()}
+    assert mappings["language"] == mappings["sentiment_trail"] == "action_read_message"

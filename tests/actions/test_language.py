@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 from rasa_sdk import Tracker
-from rasa_sdk.executor import CollectingDispatcher
 
-from actions.language import ActionDetectLanguage
+from actions.language import language_events
 
 
 def tracker(text: str, decided: str | None, metadata: dict[str, Any]) -> Tracker:
@@ -23,7 +22,7 @@ def tracker(text: str, decided: str | None, metadata: dict[str, Any]) -> Tracker
 
 
 async def language_after(track: Tracker) -> str | None:
-    events = await ActionDetectLanguage().run(CollectingDispatcher(), track, {})
+    events = language_events(track)
     return next((e["value"] for e in events if e.get("name") == "language"), None)
 
 

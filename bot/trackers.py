@@ -58,14 +58,16 @@ class SQLTrackerStore(RasaSQLTrackerStore):
                                        fetch_events_from_all_sessions=False).count()
             new = list(tracker.events)[stored:]
             bodies = [event.as_dict() for event in new]
-            session.add_all([
-                self.SQLEvent(
-                    sender_id=tracker.sender_id, type_name=event.type_name,
-                    timestamp=data.get("timestamp"),
-                    intent_name=data.get("parse_data", {}).get("intent", {}).get(
-                        INTENT_NAME_KEY),
-                    action_name=data.get("name"), data=json.dumps(data))
-                for event, data in zip(new, bodies, strict=True)])
+            if new:
+                # One executemany of plain rows: the ORM's unit of work costs more than
+                # the inserts themselves.
+                session.execute(self.SQLEvent.__table__.insert(), [
+                    {"sender_id": tracker.sender_id, "type_name": event.type_name,
+                     "timestamp": data.get("timestamp"),
+                     "intent_name": data.get("parse_data", {}).get("intent", {}).get(
+                         INTENT_NAME_KEY),
+                     "action_name": data.get("name"), "data": json.dumps(data)}
+                    for event, data in zip(new, bodies, strict=True)])
             session.commit()
         if self.event_broker is not None and bodies:
             published = [{"sender_id": tracker.sender_id, **data} for data in bodies]

@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,9 @@ from typing import Any
 import numpy as np
 
 from knowledge.settings import KnowledgeSettings
+
+# Query vectors kept (about 1.5 KB each): a turn's readers share one encoding.
+QUERY_CACHE_SIZE = 1024
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +93,8 @@ class Embedder:
         self._model = model
         self._torch = torch
         self._lock = threading.Lock()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
         dimension = getattr(model, "get_embedding_dimension", None) or \
             model.get_sentence_embedding_dimension
         self.dimension = int(dimension())
@@ -113,7 +119,27 @@ class Embedder:
         return np.ascontiguousarray(vectors.numpy(), dtype=np.float32)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode([self.settings.query_prefix + t for t in texts], batch_size=32)
+        """Query vectors; the latest ones are kept, so the same message read for its mood
+        and then asked of the knowledge base (one turn, two readers) is encoded once."""
+        with self._cache_lock:
+            found = {t: self._cache[t] for t in texts if t in self._cache}
+            for text in found:
+                self._cache.move_to_end(text)
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
+        if missing:
+            vectors = self._encode([self.settings.query_prefix + t for t in missing],
+                                   batch_size=32)
+            fresh = dict(zip(missing, vectors, strict=True))
+            found |= fresh
+            with self._cache_lock:
+                for text, vector in fresh.items():
+                    vector.setflags(write=False)
+                    self._cache[text] = vector
+                while len(self._cache) > QUERY_CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.vstack([found[t] for t in texts])
 
     def embed_passages(self, texts: Sequence[str], batch_size: int = 16,
                        progress: Callable[[int, int], None] | None = None,

@@ -41,9 +41,11 @@ class WalSQLEventBroker(SQLEventBroker):
 
     def publish_many(self, events: Iterable[dict[str, Any]]) -> None:
         """All the events of one saved turn, in one transaction (one commit, not one each)."""
+        rows = [{"sender_id": body.get("sender_id"), "data": json.dumps(body)} for body in events]
+        if not rows:
+            return
         with self.session_scope() as session:
-            session.add_all([self.SQLBrokerEvent(sender_id=body.get("sender_id"),
-                                                 data=json.dumps(body)) for body in events])
+            session.execute(self.SQLBrokerEvent.__table__.insert(), rows)
             session.commit()
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +39,7 @@ from bot.metrics.tables import (
 log = logging.getLogger(__name__)
 
 BATCH = 1000
+LANGUAGES_KEPT = 20_000
 OPTIONAL_COLUMNS = ("channel", "language", "intent", "reason", "article", "agent", "ticket_id",
                     "value", "text")
 MAX_TEXT_CHARS = 2000
@@ -208,17 +210,25 @@ class Collector:
         self.store = store
         self.events_engine = events_engine
         self.actions_engine = actions_engine
-        self._languages: dict[str, str] = {}
+        # The language of each conversation seen lately (None: looked up, none known yet).
+        # Every later change passes through this collector, so one look-up per
+        # conversation is enough; without the None a new conversation cost a query per
+        # event until its language was set.
+        self._languages: OrderedDict[str, str | None] = OrderedDict()
 
     async def collect_once(self) -> int:
         return await self._rasa() + await self._knowledge()
 
     async def _language(self, sender: str) -> str | None:
         if sender not in self._languages:
-            known = await self.store.last_language(sender)
-            if known:
-                self._languages[sender] = known
+            self._remember(sender, await self.store.last_language(sender))
         return self._languages.get(sender)
+
+    def _remember(self, sender: str, language: str | None) -> None:
+        self._languages[sender] = language
+        self._languages.move_to_end(sender)
+        while len(self._languages) > LANGUAGES_KEPT:
+            self._languages.popitem(last=False)
 
     async def _rasa(self) -> int:
         cursor = await self.store.cursor("rasa")
@@ -235,7 +245,7 @@ class Collector:
             event = json.loads(data)
             if event.get("event") == "slot" and event.get("name") == "language" \
                     and event.get("value"):
-                self._languages[sender] = str(event["value"])
+                self._remember(sender, str(event["value"]))
             out += rasa_rows(int(row_id), sender, event, await self._language(sender))
         await self.store.add(out)
         if rows:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,15 +56,22 @@ class RouterModel:
     bias: float
     use_ngrams: bool = True
     use_cues: bool = True
+    _dense: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
         x = featurize(texts, self.use_ngrams, self.use_cues)
-        w = np.zeros(x.shape[1])
-        for index, value in self.weights.items():
-            if index < w.shape[0]:
-                w[index] = value
-        z = x @ w + self.bias
+        z = x @ self._dense_weights(x.shape[1]) + self.bias
         return np.asarray(1.0 / (1.0 + np.exp(-z)))
+
+    def _dense_weights(self, width: int) -> np.ndarray:
+        """The weights as one vector, built on the first message, not on every one."""
+        if self._dense is None or self._dense.shape[0] != width:
+            dense = np.zeros(width)
+            for index, value in self.weights.items():
+                if index < width:
+                    dense[index] = value
+            self._dense = dense
+        return self._dense
 
     def to_json(self) -> dict[str, Any]:
         return {"version": VERSION, "features": FEATURES_ID, "bias": self.bias,

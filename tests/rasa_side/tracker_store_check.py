@@ -96,19 +96,48 @@ async def stores(folder: Path) -> dict[str, Any]:
             "ours": found["ours"] if found["rasa"] != found["ours"] else None}
 
 
-def answer_checks() -> dict[str, Any]:
-    """The compiled check accepts what Rasa's accepts and refuses with Rasa's message."""
+CASES: list[Any] = [
+    {"events": [{"event": "slot", "name": "language", "value": "ru"}],
+     "responses": [{"text": "hi"}]},
+    {"events": [{"event": "slot", "value": "ru"}], "responses": []},  # no slot name
+    {"events": [{"event": "slot", "name": "x", "value": 1, "timestamp": "now"}]},
+    {"events": [{"event": "no_such_kind"}]},
+    {"events": [{"name": "language"}]},
+    {"events": ["slot"]},
+    {"events": {"event": "slot"}},
+    {"events": [], "responses": ["hi"]},
+    {"events": [{"event": "bot", "text": "hello", "metadata": None}]},
+    {"events": [{"event": "active_loop", "name": "order_form"},
+                {"event": "action", "name": "order_form", "policy": None,
+                 "confidence": 1.0}]},
+    {"events": [{"event": "user", "text": "hi", "parse_data": {}}]},
+    {"events": [{"event": "followup", "name": 3}]},
+    {"responses": [{"text": "only responses"}]},
+    {},
+    [],
+]
+
+
+def answer_checks() -> list[list[Any]]:
+    """Each case: Rasa's own verdict (jsonschema.validate) and the installed check's."""
+    import jsonschema
+
     action = RemoteAction("action_x", None)
-    good = {"events": [{"event": "slot", "name": "language", "value": "ru"}],
-            "responses": [{"text": "hi"}]}
-    bad = {"events": [{"event": "slot", "value": "ru"}], "responses": []}
-    results: dict[str, Any] = {"good": action._validate_action_result(good)}
-    try:
-        action._validate_action_result(bad)
-        results["bad"] = "accepted"
-    except ValidationError as exc:
-        results["bad"] = exc.message
-    return results
+    spec = RemoteAction.action_response_format_spec()
+    verdicts = []
+    for case in CASES:
+        try:
+            jsonschema.validate(case, spec)
+            rasa = "valid"
+        except ValidationError as exc:
+            rasa = exc.message
+        try:
+            ours = "valid" if action._validate_action_result(case) else "false"
+        except ValidationError as exc:
+            suffix = exc.message.find(". Failed to validate Action server response")
+            ours = exc.message[:suffix]
+        verdicts.append([rasa, ours])
+    return verdicts
 
 
 def main() -> None:

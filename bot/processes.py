@@ -16,7 +16,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -130,33 +131,71 @@ def wait_http(managed: Managed, url: str, timeout: float,
                      f"{managed.tail()}")
 
 
+def action_server_command(port: int) -> list[str]:
+    return [str(services_python()), "-m", "actions.server", "--port", str(port)]
+
+
+def start_together(starters: Sequence[Callable[[], Managed]]) -> list[Managed]:
+    """Start processes at the same time (each loads its models while the others do): all
+    of them, or none (the ones that started are stopped again and the first error raised)."""
+    with ThreadPoolExecutor(max(1, len(starters))) as pool:
+        futures = [pool.submit(starter) for starter in starters]
+        started: list[Managed] = []
+        errors: list[BaseException] = []
+        for future in futures:
+            try:
+                started.append(future.result())
+            except BaseException as exc:  # re-raised below, after clean-up
+                errors.append(exc)
+    if errors:
+        for managed in started:
+            managed.stop()
+        raise errors[0]
+    return started
+
+
 def start_action_server(port: int, env: Mapping[str, str],
                         sink: Callable[[str], None] | None = print) -> Managed:
-    managed = spawn("actions", [str(services_python()), "-m", "actions.server", "--port",
-                                str(port)], env, sink)
+    managed = spawn("actions", action_server_command(port), env, sink)
     wait_http(managed, f"http://127.0.0.1:{port}/health", timeout=60)
     return managed
 
 
-def start_rasa(port: int, model: Path, token: str, env: Mapping[str, str],
-               sink: Callable[[str], None] | None = print, timeout: float = 180) -> Managed:
-    cmd = [
+def rasa_command(port: int, model: Path, token: str, env: Mapping[str, str],
+                 endpoints: str = "endpoints.yml") -> list[str]:
+    """``rasa run`` with the HTTP API; ``endpoints`` is a file relative to the repository."""
+    return [
         str(rasa_bin()), "run", "--enable-api", "--auth-token", token,
         "--port", str(port), "--interface", env.get("RASA_HOST", "127.0.0.1"),
-        "--model", str(model), "--endpoints", "endpoints.yml",
+        "--model", str(model), "--endpoints", endpoints,
         "--credentials", "credentials.yml",
     ]
-    managed = spawn("rasa", cmd, env, sink)
+
+
+def rasa_ready(body: bytes) -> bool:
+    """Whether Rasa's ``/status`` says the model is loaded."""
+    return b'"model_file"' in body and b'"model_file":null' not in body
+
+
+def start_rasa(port: int, model: Path, token: str, env: Mapping[str, str],
+               sink: Callable[[str], None] | None = print, timeout: float = 180,
+               endpoints: str = "endpoints.yml") -> Managed:
+    managed = spawn("rasa", rasa_command(port, model, token, env, endpoints), env, sink)
     wait_http(managed, f"http://127.0.0.1:{port}/status?token={token}", timeout=timeout,
-              ready=lambda body: b'"model_file"' in body and b'"model_file":null' not in body)
+              ready=rasa_ready)
     return managed
+
+
+def handoff_command() -> list[str]:
+    """The handoff service and agent console; its port is ``HANDOFF_PORT``."""
+    return [str(services_python()), "-m", "bot", "handoff"]
 
 
 def start_handoff(port: int, env: Mapping[str, str],
                   sink: Callable[[str], None] | None = print) -> Managed:
     """The handoff service and agent console (``python -m bot handoff``)."""
     env = {**env, "HANDOFF_PORT": str(port)}
-    managed = spawn("handoff", [str(services_python()), "-m", "bot", "handoff"], env, sink)
+    managed = spawn("handoff", handoff_command(), env, sink)
     wait_http(managed, f"http://127.0.0.1:{port}/health", timeout=60)
     return managed
 
@@ -299,17 +338,9 @@ def start_stack(folder: Path, fixed_now: str | None = None,
     except StartError:
         model = train(env, sink=sink)
     build_knowledge(env, sink=sink)
-    actions = start_action_server(action_port, env, sink=sink)
-    try:
-        rasa = start_rasa(rasa_port, model, token, env, sink=sink)
-    except StartError:
-        actions.stop()
-        raise
-    try:
-        handoff = start_handoff(handoff_port, env, sink=sink)
-    except StartError:
-        rasa.stop()
-        actions.stop()
-        raise
+    actions, rasa, handoff = start_together([
+        lambda: start_action_server(action_port, env, sink=sink),
+        lambda: start_rasa(rasa_port, model, token, env, sink=sink),
+        lambda: start_handoff(handoff_port, env, sink=sink)])
     return Stack(f"http://127.0.0.1:{rasa_port}", token, folder, rasa, actions, handoff,
                  f"http://127.0.0.1:{handoff_port}", env, sink)

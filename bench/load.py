@@ -164,7 +164,8 @@ class WidgetCustomer:
             if not data.get("on"):
                 self.idle.set()
 
-        await client.connect(self.url, transports=["websocket"])
+        # The browser client waits 20 s for the handshake; python-socketio only 1 s.
+        await client.connect(self.url, transports=["websocket"], wait_timeout=20)
         await client.emit("session_request", {"token": None, "language": "en"})
         await asyncio.wait_for(self.confirmed.wait(), 30)
 

@@ -13,8 +13,10 @@ With SQLite the engine keeps its connection open in WAL mode (as the broker does
 bot/brokers/sql.py) instead of opening a file per session. PostgreSQL is used as Rasa
 uses it, with its pool settings.
 
-Used from endpoints.yml as ``type: bot.trackers.SQLTrackerStore``; it also installs the
-compiled check of the action server's answers (bot/remote_actions.py).
+Used from endpoints.yml as ``type: bot.trackers.SQLTrackerStore``. Rasa builds it before
+it loads the model, so it also installs this project's two other changes to Rasa's
+per-process costs: the compiled check of the action server's answers
+(bot/remote_actions.py) and the model loader for serving (bot/model_loading.py).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from rasa.core.tracker_store import SQLTrackerStore as RasaSQLTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
-from bot import remote_actions
+from bot import model_loading, remote_actions
 from bot.brokers.sql import wal_engine
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,7 @@ class SQLTrackerStore(RasaSQLTrackerStore):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         try:
             remote_actions.install()
+            model_loading.install()
             super().__init__(*args, **kwargs)
             if self.engine.dialect.name == "sqlite":
                 url = self.engine.url

@@ -35,6 +35,21 @@ def test_the_tracker_store_stores_and_publishes_what_rasas_does(
     assert findings["journal"] == "wal"
 
 
+def test_models_loaded_for_serving_answer_exactly_as_rasas_loader_does() -> None:
+    """DIET's parse and TED's next-action probabilities, message by message, from the
+    trained model loaded both ways (tests/rasa_side/model_loading_check.py)."""
+    result = subprocess.run(
+        [str(RASA_PYTHON), str(ROOT / "tests" / "rasa_side" / "model_loading_check.py")],
+        capture_output=True, text=True, timeout=600, cwd=ROOT, check=False,
+        env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found["messages"] >= 20 and found["predictions"] >= 20
+    assert found["parse_differences"] == [], found["sample"]
+    assert found["prediction_differences"] == [], found["sample"]
+    assert found["fast_seconds"] < found["stock_seconds"]
+
+
 def test_action_answers_are_checked_as_rasa_checks_them(findings: dict[str, object]) -> None:
     """Valid and invalid answers: the same verdict and the same error message as Rasa's."""
     answers = findings["answers"]

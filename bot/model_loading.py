@@ -34,7 +34,12 @@ def load_for_serving(cls: type[RasaModel], model_file_name: str, model_data_exam
         return _original(cls, model_file_name, model_data_example, predict_data_example,
                          finetune_mode, *args, **kwargs)
     model = cls(*args, **kwargs)
-    model.run_inference(predict_data_example)  # creates the weights prediction uses
+    # One eager prediction creates the weights prediction uses (tracing it would be
+    # wasted: it is traced again once the weights are in).
+    traced = model._run_eagerly
+    model._run_eagerly = True
+    model.run_inference(predict_data_example)
+    model._run_eagerly = traced
     model.load_weights(model_file_name).expect_partial()
     # Label embeddings and the like were computed from the initial weights, and the
     # traced prediction captured them: both again.

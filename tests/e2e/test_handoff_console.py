@@ -15,7 +15,7 @@ import json
 import re
 import uuid
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from playwright.sync_api import Error as PlaywrightError
@@ -315,7 +315,7 @@ def test_pickup_target_highlight(browser: Browser, assistant: Assistant) -> None
     assert status == 200
     assert me["pickup_target_seconds"] == 240
 
-    age = {"seconds": 0}
+    age: dict[str, Any] = {"seconds": 0, "off_hours": False}
 
     def older(route: Route) -> None:
         try:
@@ -324,6 +324,8 @@ def test_pickup_target_highlight(browser: Browser, assistant: Assistant) -> None
             for ticket in body.get("tickets", []):
                 if ticket["id"] == ticket_id and age["seconds"]:
                     ticket["created_at"] = _shifted(ticket["created_at"], age["seconds"])
+                    # The pickup clock: from the escalation, or none yet outside agent hours.
+                    ticket["pickup_clock_at"] = None if age["off_hours"] else ticket["created_at"]
             route.fulfill(response=response, body=json.dumps(body))
         except PlaywrightError as exc:
             # A reload cancels the old page's queue request while it is being rewritten;
@@ -369,6 +371,15 @@ def test_pickup_target_highlight(browser: Browser, assistant: Assistant) -> None
                 expect(label).to_be_hidden()
                 if near:
                     shot(page, "near-target")
+        # Queued overnight, before agent hours: no pickup clock runs, however long the wait.
+        age.update(seconds=600, off_hours=True)
+        page.reload()
+        item = row(page, ticket_id)
+        wait = item.get_by_test_id("wait-time")
+        expect(wait).to_have_text(re.compile(r"^10:\d\d$"), timeout=WAIT_MS)
+        page.wait_for_timeout(1200)
+        for element in (item, wait):
+            expect(element).not_to_have_class(re.compile(r"\b(near|over)-target\b"))
         page.unroute_all(behavior="ignoreErrors")
     assert api.act(ticket_id, "claim")[0] == 200
     assert api.act(ticket_id, "resolve")[0] == 200

@@ -77,13 +77,16 @@
   }
   const targetText = () => (state.target % 60 === 0 ? `${state.target / 60} min` : mmss(state.target));
 
-  /* A ticking "mm:ss since created" element; `until` freezes it (e.g. at claim time). */
+  /* A ticking "mm:ss since created" element; `until` freezes it (e.g. at claim time). The
+     pickup-target highlight counts from the ticket's pickup clock: for a chat queued outside
+     agent hours, from the start of agent hours, and not at all before ("none"). */
   function waitEl(t, { until = null, highlight = false, testid = null } = {}) {
     let since = parseTime(t.created_at);
     if (since === null) since = serverNow() - (Number(t.waiting_seconds) || 0) * 1000;
+    const clock = "pickup_clock_at" in t ? (parseTime(t.pickup_clock_at) ?? "none") : since;
     return h("span", {
       cls: "wait live-wait",
-      attrs: { "data-since": since, "data-until": until, "data-highlight": highlight ? "1" : null, "data-testid": testid },
+      attrs: { "data-since": since, "data-until": until, "data-highlight": highlight ? "1" : null, "data-clock": highlight ? clock : null, "data-testid": testid },
     });
   }
 
@@ -98,8 +101,10 @@
       if (!node.dataset.highlight) continue;
       const row = node.closest(".queue-item");
       // The server's flag wins over the local clock (it knows agent hours and clock skew).
-      const over = seconds > state.target || Boolean(row && row.dataset.alerted);
-      const near = !over && seconds >= state.target * NEAR_FRACTION;
+      const clock = node.dataset.clock;
+      const pickup = clock === "none" ? 0 : (end - Number(clock || node.dataset.since)) / 1000;
+      const over = pickup > state.target || Boolean(row && row.dataset.alerted);
+      const near = !over && pickup >= state.target * NEAR_FRACTION;
       for (const el of [node, row]) {
         if (!el) continue;
         el.classList.toggle("near-target", near);

@@ -2,9 +2,10 @@
 PYTHON ?= python3
 RASA := .venv-rasa/bin/rasa
 SVC := .venv-services/bin/python
+N ?= 2
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: setup run demo test lint validate train knowledge conversation-tests eval-nlu eval-routing eval-knowledge eval-sentiment \
+.PHONY: setup run run-scaled demo test lint validate train knowledge conversation-tests eval-nlu eval-routing eval-knowledge eval-sentiment \
 	bench-latency bench-load bench-knowledge bench-handoff bench-telegram bench-widget clean
 
 setup:  ## create/update both virtual environments from the locks, seed the demo shop
@@ -12,6 +13,9 @@ setup:  ## create/update both virtual environments from the locks, seed the demo
 
 run:  ## train if the data changed, start action server + Rasa (REST) with embedded defaults
 	$(SVC) -m bot run
+
+run-scaled:  ## N Rasa + N action servers behind nginx on PostgreSQL and Redis (Debian, installed if missing)
+	$(SVC) -m bot run-scaled --replicas $(N)
 
 demo:  ## a simulated day (200 conversations) in var/demo, then the supervisor dashboard
 	$(SVC) -m bot demo

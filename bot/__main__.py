@@ -1,4 +1,6 @@
 """``python -m bot run``: the whole assistant with embedded defaults, stopped with Ctrl-C.
+``python -m bot run-scaled --replicas N``: N Rasa and N action servers behind one address,
+on PostgreSQL and Redis (bot/scaled.py).
 
 ``python -m bot train``: train a model only if none matches config, domain and data.
 ``python -m bot handoff``: the handoff service and agent console alone.
@@ -16,6 +18,7 @@ import sys
 import time
 
 from bot import processes as p
+from bot import scaled
 from bot.handoff.cli import add_commands, run_command
 
 VAR = p.ROOT / "var"
@@ -99,6 +102,17 @@ def run(args: argparse.Namespace) -> int:
         log("stopped")
 
 
+def run_scaled(args: argparse.Namespace) -> int:
+    VAR.mkdir(exist_ok=True)
+
+    def stop(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    return scaled.run(args, local_secret)
+
+
 def train(_: argparse.Namespace) -> int:
     try:
         model = p.train(p.base_env())
@@ -124,11 +138,14 @@ def main(argv: list[str] | None = None) -> int:
     run_cmd.add_argument("--handoff-port", type=int,
                          default=int(os.environ.get("HANDOFF_PORT", "5056")))
     run_cmd.add_argument("--no-train", action="store_true", help="use the newest model as is")
+    scaled.add_command(sub)
     sub.add_parser("demo", help="a simulated day on a demo dashboard (see --help)")
     add_commands(sub)
     args = parser.parse_args(argv)
     if args.command in ("handoff", "agent", "erase"):
         return run_command(args)
+    if args.command == "run-scaled":
+        return run_scaled(args)
     return train(args) if args.command == "train" else run(args)
 
 

@@ -234,6 +234,33 @@ def start_redis(folder: Path, port: int, env: Mapping[str, str],
     return managed
 
 
+def ensure_free(host: str, port: int, setting: str) -> None:
+    """StartError naming ``setting`` when something listens on ``host:port`` already."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise StartError(f"port {port} on {host} is taken ({exc.strerror}): stop what "
+                             f"listens there or choose another {setting}") from None
+
+
+def wait_listening(managed: Managed, host: str, port: int, timeout: float = 10) -> None:
+    """Wait until ``managed`` accepts connections on ``port``; StartError if it exits."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return
+        except OSError:
+            pass
+        if not managed.alive() or time.monotonic() > deadline:
+            managed.stop()
+            raise StartError(f"{managed.name} is not listening on port {port} (is the port "
+                             f"taken?):\n{managed.tail()}")
+        time.sleep(0.05)
+
+
 def nginx_binary() -> Path:
     if not NGINX.exists():
         raise StartError(f"{NGINX} is missing: run `bash {INSTALLER.relative_to(ROOT)} nginx`")

@@ -69,10 +69,14 @@ class Layout:
                    tuple(p.free_port() for _ in range(replicas)))
 
     @property
+    def local_host(self) -> str:
+        """The balancer's interface, as reached from this machine."""
+        return "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
+
+    @property
     def url(self) -> str:
         """The one address, as reached from this machine."""
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
-        return f"http://{host}:{self.rasa_port}"
+        return f"http://{self.local_host}:{self.rasa_port}"
 
     @property
     def actions_url(self) -> str:
@@ -246,7 +250,15 @@ class ScaledStack:
         conf = balancer.write(balancer.BalancerConfig(
             self.folder, self.layout.host, self.layout.rasa_port, self.layout.rasa_ports,
             self.layout.actions_port, self.layout.action_ports, self.access_log))
+        # A port that is taken shows now, not after every process has loaded.
+        engines.ensure_free(self.layout.host, self.layout.rasa_port, "--port / RASA_PORT")
+        engines.ensure_free("127.0.0.1", self.layout.actions_port,
+                            "--actions-port / ACTIONS_PORT")
+        engines.ensure_free("127.0.0.1", self.layout.handoff_port,
+                            "--handoff-port / HANDOFF_PORT")
         nginx = self._spawn("nginx", balancer.command(engines.nginx_binary(), conf), self.env)
+        engines.wait_listening(nginx, self.layout.local_host, self.layout.rasa_port)
+        engines.wait_listening(nginx, "127.0.0.1", self.layout.actions_port)
         rasa_tables, action_tables = threading.Event(), threading.Event()
 
         def rasa_side() -> None:

@@ -76,10 +76,13 @@ def run(args: argparse.Namespace) -> int:
         model = p.train(env) if not args.no_train else p.newest_model()
         log(f"model {model.name} ready after {time.monotonic() - started:.0f} s")
         p.build_knowledge(env)
-        children.append(p.start_action_server(args.actions_port, env))
-        log(f"action server up on http://127.0.0.1:{args.actions_port}")
-        children.append(p.start_rasa(args.port, model, token, env))
-        children.append(p.start_handoff(args.handoff_port, env))
+        # All three at once: each loads its models while the others do.
+        children.extend(p.start_together([
+            lambda: p.start_action_server(args.actions_port, env),
+            lambda: p.start_rasa(args.port, model, token, env),
+            lambda: p.start_handoff(args.handoff_port, env)]))
+        log(f"action server up on http://127.0.0.1:{args.actions_port}; ready after "
+            f"{time.monotonic() - started:.0f} s")
         log(f"agent console: http://127.0.0.1:{args.handoff_port}/console (accounts: "
             "python -m bot agent add <username> --name <name>)")
         log(f"website widget on a demo shop page: http://127.0.0.1:{args.port}/webhooks/widget/demo")

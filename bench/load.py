@@ -191,6 +191,9 @@ async def customer(number: int, channel: str, url: str, http: aiohttp.ClientSess
                    until: float, tally: Tally, think: float) -> None:
     talker = (RestCustomer if channel == "rest" else WidgetCustomer)(http, url)
     loop = asyncio.get_running_loop()
+    if think:
+        # Customers who pause between messages do not all arrive in the same second.
+        await asyncio.sleep(random.Random(number).uniform(0, think))  # noqa: S311
     try:
         for scenario in conversations(mix, seed=number):
             if loop.time() >= until:

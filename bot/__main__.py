@@ -65,6 +65,10 @@ def run(args: argparse.Namespace) -> int:
     children: list[p.Managed] = []
 
     def stop(*_: object) -> None:
+        # Once: a second signal (a supervisor repeating it, Ctrl-C twice) must not cut
+        # the clean-up short and leave processes running.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         raise KeyboardInterrupt
 
     # Explicit handlers: a shell that starts us in the background ignores SIGINT otherwise.
@@ -109,6 +113,10 @@ def run_scaled(args: argparse.Namespace) -> int:
     VAR.mkdir(exist_ok=True)
 
     def stop(*_: object) -> None:
+        # Once: a second signal (a supervisor repeating it, Ctrl-C twice) must not cut
+        # the clean-up short and leave processes running.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)

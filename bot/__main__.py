@@ -58,22 +58,27 @@ def runtime_env(action_port: int, rasa_port: int = 5005, handoff_port: int = 505
     return p.base_env({k: os.environ.get(k, v) for k, v in defaults.items()})
 
 
+def stop_on_signals() -> None:
+    """SIGTERM and SIGINT raise KeyboardInterrupt once, so the caller's clean-up runs.
+
+    Explicit handlers: a shell that starts us in the background ignores SIGINT otherwise.
+    A second signal (a supervisor repeating it, Ctrl-C twice) is ignored: it must not cut
+    the clean-up short and leave processes running."""
+    def stop(*_: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+
 def run(args: argparse.Namespace) -> int:
     VAR.mkdir(exist_ok=True)
     token = api_token()
     env = runtime_env(args.actions_port, args.port, args.handoff_port, token)
     children: list[p.Managed] = []
-
-    def stop(*_: object) -> None:
-        # Once: a second signal (a supervisor repeating it, Ctrl-C twice) must not cut
-        # the clean-up short and leave processes running.
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        raise KeyboardInterrupt
-
-    # Explicit handlers: a shell that starts us in the background ignores SIGINT otherwise.
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    stop_on_signals()
     try:
         log("checking the model (trains only if config, domain or data changed)")
         started = time.monotonic()
@@ -111,16 +116,7 @@ def run(args: argparse.Namespace) -> int:
 
 def run_scaled(args: argparse.Namespace) -> int:
     VAR.mkdir(exist_ok=True)
-
-    def stop(*_: object) -> None:
-        # Once: a second signal (a supervisor repeating it, Ctrl-C twice) must not cut
-        # the clean-up short and leave processes running.
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    stop_on_signals()
     return scaled.run(args, local_secret)
 
 

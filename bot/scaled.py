@@ -18,8 +18,10 @@ started again while the others carry on; any other process dying stops the stack
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -39,6 +41,9 @@ REDIS_LOCK_DB = 1
 START_TIMEOUT_SECONDS = 300.0   # N heavy processes load at the same time on a few cores
 RESTARTS_PER_PROCESS = 5        # a replica failing more often than this stops the stack
 Sink = Callable[[str], None] | None
+# Set in the environment of every process of a run, with the run's folder: how the next
+# run finds what a launcher killed outright (SIGKILL) left running.
+MARKER = "ORBITA_SCALED_FOLDER"
 
 
 def log(message: str) -> None:
@@ -337,6 +342,47 @@ class ScaledStack:
                 thread.join()
 
 
+def leftover_pids(folder: Path) -> list[int]:
+    """Processes whose environment marks them as part of a run in ``folder``."""
+    mark = f"{MARKER}={folder}".encode()
+    own = {os.getpid(), os.getppid()}
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) in own:
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:  # gone, or not ours to read
+            continue
+        if mark in environ.split(b"\0"):
+            found.append(int(entry.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting for its parent."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def stop_leftovers(folder: Path, grace_seconds: float = p.STOP_GRACE_SECONDS) -> list[int]:
+    """Stop what an earlier run in ``folder`` left running (SIGTERM, then SIGKILL)."""
+    pids = leftover_pids(folder)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_seconds
+    while (alive := [pid for pid in pids if _running(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid in alive:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return pids
+
+
 def add_command(sub: argparse._SubParsersAction) -> None:
     cmd = sub.add_parser("run-scaled", help="N Rasa and N action servers behind one address "
                                             "(PostgreSQL, Redis, nginx from Debian)")
@@ -372,10 +418,13 @@ def run(args: argparse.Namespace, local_secret: Callable[[str, str], str]) -> in
         layout, postgres.database, args.redis_port, token,
         local_secret("HANDOFF_WEBHOOK_SECRET", "handoff-webhook-secret"),
         local_secret("WIDGET_SESSION_SECRET", "widget-session-secret")))
+    env[MARKER] = str(SCALED)
     redis: p.Managed | None = None
     stack: ScaledStack | None = None
     try:
         engines.install(("postgresql", "redis", "nginx"))
+        if left := stop_leftovers(SCALED):
+            log(f"stopped {len(left)} processes an earlier run left running")
         model = p.newest_model() if args.no_train else p.train(env)
         p.build_knowledge(env)
         if postgres.ensure_cluster():

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -58,3 +62,19 @@ def test_processes_get_their_own_loopback_ports() -> None:
         == "http://127.0.0.1:8080"  # noqa: S104
     with pytest.raises(ValueError, match="at least 1"):
         scaled.Layout.for_replicas(0)
+
+
+def test_what_a_killed_run_left_running_is_found_and_stopped(tmp_path: Path) -> None:
+    mine = {**os.environ, scaled.MARKER: str(tmp_path)}
+    other = {**os.environ, scaled.MARKER: str(tmp_path / "elsewhere")}
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    left = subprocess.Popen(sleeper, env=mine)
+    kept = subprocess.Popen(sleeper, env=other)
+    try:
+        assert scaled.stop_leftovers(tmp_path, grace_seconds=5) == [left.pid]
+        assert left.wait(5) is not None
+        assert kept.poll() is None  # another folder's run is left alone
+    finally:
+        for process in (left, kept):
+            process.kill()
+            process.wait()

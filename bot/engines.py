@@ -224,7 +224,8 @@ def start_redis(folder: Path, port: int, env: Mapping[str, str],
     folder.mkdir(parents=True, exist_ok=True)
     managed = spawn("redis", [str(REDIS_SERVER), "--port", str(port), "--bind", "127.0.0.1",
                               "--protected-mode", "yes", "--save", "", "--appendonly", "no",
-                              "--daemonize", "no", "--dir", str(folder)], env, sink)
+                              "--daemonize", "no", "--dir", str(folder),
+                              "--pidfile", str(folder / "redis.pid")], env, sink)
     deadline = time.monotonic() + timeout
     while not redis_ping(port):
         if not managed.alive() or time.monotonic() > deadline:

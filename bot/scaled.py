@@ -342,8 +342,13 @@ class ScaledStack:
                 thread.join()
 
 
+# nginx and Redis write over their environment (their process titles): found by the pid
+# files they write instead, each checked against the program it must be.
+PID_FILES = (("nginx/nginx.pid", b"nginx"), ("redis/redis.pid", b"redis-server"))
+
+
 def leftover_pids(folder: Path) -> list[int]:
-    """Processes whose environment marks them as part of a run in ``folder``."""
+    """Processes of a run in ``folder``: marked in their environment, or in its pid files."""
     mark = f"{MARKER}={folder}".encode()
     own = {os.getpid(), os.getppid()}
     found = []
@@ -356,6 +361,14 @@ def leftover_pids(folder: Path) -> list[int]:
             continue
         if mark in environ.split(b"\0"):
             found.append(int(entry.name))
+    for name, program in PID_FILES:
+        try:
+            pid = int((folder / name).read_text().split()[0])
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if program in cmdline and pid not in found and pid not in own:
+            found.append(pid)
     return found
 
 

@@ -19,6 +19,7 @@ import logging
 import math
 import re
 import statistics
+import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -49,7 +50,7 @@ from bot.handoff.store import (
 )
 from bot.handoff.strings import Strings
 from bot.metrics import tables as mt
-from bot.metrics.records import Collector, MetricsStore
+from bot.metrics.records import Collector, MetricsStore, settled
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +207,7 @@ class HandoffService:
         except Exception as exc:
             log.debug("event feed not readable yet: %s", exc)
             return 0
+        rows = settled(rows, max(cursor, 0), time.time())
         if not rows:
             return 0
         open_tickets = await self.store.open_conversations()

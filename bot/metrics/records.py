@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -161,6 +162,34 @@ class MetricsStore:
                 row.position = position
 
 
+# Several Rasa processes write the broker table at once (make run-scaled): on PostgreSQL
+# a row with a lower id can commit after a higher one was already read, and a reader that
+# moved its cursor past the gap would never see it. A gap is waited for this long (the
+# writers' transactions last milliseconds); a gap older than that is an id nobody will
+# commit (a rolled-back insert).
+GAP_GRACE_SECONDS = 5.0
+
+
+def settled(rows: Sequence[Any], cursor: int, now: float,
+            grace: float = GAP_GRACE_SECONDS) -> list[Any]:
+    """The rows (id, sender, data) that can be handled now: all of them, except that
+    reading stops at a gap in the ids until the row after it is ``grace`` seconds old."""
+    out: list[Any] = []
+    previous = cursor
+    for row in rows:
+        row_id = int(row[0])
+        if previous > 0 and row_id != previous + 1:
+            try:
+                at = float(json.loads(row[2]).get("timestamp") or 0)
+            except (ValueError, TypeError, AttributeError):
+                at = 0.0
+            if now - at < grace:
+                break
+        out.append(row)
+        previous = row_id
+    return out
+
+
 def rasa_rows(row_id: int, sender: str, event: dict[str, Any],
               language: str | None) -> list[dict[str, Any]]:
     """The metric_events rows for one Rasa event (most events make none)."""
@@ -240,6 +269,7 @@ class Collector:
         except Exception as exc:
             log.debug("event broker table not readable yet: %s", exc)
             return 0
+        rows = settled(rows, cursor, time.time())
         out: list[dict[str, Any]] = []
         for row_id, sender, data in rows:
             event = json.loads(data)

@@ -20,21 +20,10 @@ from bot.handoff.alert_queue import AlertQueue
 from bot.handoff.signing import SignatureError, verify
 from bot.handoff.store import Agent, Database, TicketStore, aware, create_schema, open_database
 from bot.metrics.erase import Stores, erase_conversation
+from tests.bot.handoff.clocks import T0, Clock
 from tests.bot.handoff.conftest import make_agent
 
-T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 SECRET = "s" * 32
-
-
-class Clock:
-    def __init__(self, moment: datetime = T0) -> None:
-        self.moment = moment
-
-    def __call__(self) -> datetime:
-        return self.moment
-
-    def advance(self, seconds: float) -> None:
-        self.moment += timedelta(seconds=seconds)
 
 
 class Receiver:

@@ -12,7 +12,6 @@ import statistics
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,21 +31,10 @@ from bot.handoff.throttle import (
     new_device_cookie,
     parse_networks,
 )
+from tests.bot.handoff.clocks import Clock
 from tests.bot.handoff.conftest import app_env
 
-T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 PASSWORD = "a long enough password"  # noqa: S105 - a test account
-
-
-class Clock:
-    def __init__(self, moment: datetime = T0) -> None:
-        self.moment = moment
-
-    def __call__(self) -> datetime:
-        return self.moment
-
-    def advance(self, seconds: float) -> None:
-        self.moment += timedelta(seconds=seconds)
 
 
 # The counts, with a pinned clock -------------------------------------------------------------

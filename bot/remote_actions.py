@@ -30,24 +30,17 @@ from rasa.shared.constants import DOCS_BASE_URL
 _installed = False
 
 
-def _compiled() -> Any:
-    schema = RemoteAction.action_response_format_spec()
+def _compiled(schema: dict[str, Any]) -> Any:
     cls = validators.validator_for(schema)
     cls.check_schema(schema)
     return cls(schema)
 
 
-def _per_kind() -> dict[str, Any]:
+def _per_kind(events: dict[str, Any]) -> dict[str, Any]:
     """For each kind of event, a validator of the event schema with only that kind."""
-    events = RemoteAction.action_response_format_spec()["properties"]["events"]["items"]
     common = {key: value for key, value in events.items() if key != "oneOf"}
-    found = {}
-    for kind in events["oneOf"]:
-        schema = {**common, "allOf": [kind]}
-        cls = validators.validator_for(schema)
-        cls.check_schema(schema)
-        found[kind["properties"]["event"]["const"]] = cls(schema)
-    return found
+    return {kind["properties"]["event"]["const"]: _compiled({**common, "allOf": [kind]})
+            for kind in events["oneOf"]}
 
 
 def _passes_by_kind(result: Any, kinds: dict[str, Any], responses: Any) -> bool:
@@ -69,10 +62,10 @@ def install() -> None:
     global _installed  # noqa: PLW0603 - one patch per process
     if _installed:
         return
-    validator = _compiled()
-    kinds = _per_kind()
-    spec = RemoteAction.action_response_format_spec()["properties"]["responses"]
-    responses = validators.validator_for(spec)(spec)
+    spec = RemoteAction.action_response_format_spec()
+    validator = _compiled(spec)
+    kinds = _per_kind(spec["properties"]["events"]["items"])
+    responses = _compiled(spec["properties"]["responses"])
 
     def validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
         if _passes_by_kind(result, kinds, responses):

@@ -121,6 +121,8 @@ class Embedder:
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Query vectors; the latest ones are kept, so the same message read for its mood
         and then asked of the knowledge base (one turn, two readers) is encoded once."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
         with self._cache_lock:
             found = {t: self._cache[t] for t in texts if t in self._cache}
             for text in found:
@@ -137,8 +139,6 @@ class Embedder:
                     self._cache[text] = vector
                 while len(self._cache) > QUERY_CACHE_SIZE:
                     self._cache.popitem(last=False)
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
         return np.vstack([found[t] for t in texts])
 
     def embed_passages(self, texts: Sequence[str], batch_size: int = 16,

@@ -291,8 +291,9 @@ async def run_level(channel: str, url: str, customers: int, mix: str, seconds: f
         "conversations": tally.conversations,
         "per_second": answered / elapsed,
         "all": summary(everything),
-        "kinds": {kind: {**summary(v), "errors": tally.errors.get(kind, 0)}
-                  for kind, v in sorted(tally.latencies.items())},
+        "kinds": {kind: {**summary(tally.latencies.get(kind, [])),
+                         "errors": tally.errors.get(kind, 0)}
+                  for kind in sorted(tally.latencies.keys() | tally.errors.keys())},
         "error_samples": tally.samples,
         "processes": usage,
     }
@@ -313,13 +314,9 @@ def show(result: dict[str, Any]) -> None:
           f"{result['seconds']} s; p50 {everything['p50']:.0f} ms, p95 "
           f"{everything['p95']:.0f} ms, p99 {everything['p99']:.0f} ms")
     print(f"  {'turn':<16}{'n':>6}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}")
-    kinds = dict(result["kinds"])
-    for kind in result["error_samples"]:
-        kinds.setdefault(kind, {**summary([]), "errors": 0})
-    for kind, row in kinds.items():
-        errors = row["errors"] or sum(1 for k in result["error_samples"] if k == kind)
+    for kind, row in result["kinds"].items():
         print(f"  {kind:<16}{row['n']:>6}{row['p50']:>9.0f}{row['p95']:>9.0f}"
-              f"{row['p99']:>9.0f}{errors:>8}")
+              f"{row['p99']:>9.0f}{row['errors']:>8}")
     for kind, sample in result["error_samples"].items():
         print(f"  first {kind} error: {sample}")
     print(f"  {'process':<16}{'count':>6}{'CPU % of a core':>17}{'RSS MB':>9}")

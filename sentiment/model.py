@@ -12,6 +12,14 @@ irony and rhetorical anger live in a few words the embedding averages away ("tha
 nothing", "спасибо, конечно, за очередной...", "вы издеваетесь?!"), and the n-grams keep
 them. The hashing is stateless, so only the weights of features seen in training are kept.
 
+What the classifier reads is the message with its repetition folded: a character repeated
+more than three times, or a short group of characters repeated more than twice, counts as
+three or two ("!!!!!!!!" reads as "!!!", four thousand "🙂" as three), so flooding a
+message does not push it to the edge of the model's inputs. A message without a single
+letter (only emoji, digits, punctuation) has no words for the model to read: it is neutral
+unless it carries an anger symbol (😡 🤬 👎 ...), which makes it mildly negative, never
+strongly (two such messages in a row still escalate).
+
 The trained weights are stored as JSON (``models/sentiment/classifier.json``), never as a
 pickle, together with the embedding model id they were trained on: a server refuses a
 classifier trained on other embeddings, as it refuses such an index.
@@ -22,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,6 +99,30 @@ class Sentiment:
                 "negative": round(self.negative, 4), "strong": round(self.strong, 4)}
 
 
+_RUN = re.compile(r"(.)\1{3,}", re.DOTALL)
+_GROUP = re.compile(r"(.{2,8}?)\1{2,}", re.DOTALL)
+ANGER_SYMBOLS = frozenset("😡🤬😠👎💢🖕😤")
+# What a wordless message with an anger symbol counts as: negative at the escalation
+# threshold's default, so two in a row escalate and one does not.
+WORDLESS_ANGER = 0.75
+
+
+def readable(text: str) -> str:
+    """The text the classifier reads: runs and repeated groups folded (see the module)."""
+    return _GROUP.sub(r"\1\1", _RUN.sub(r"\1\1\1", text))
+
+
+def has_words(text: str) -> bool:
+    return any(ch.isalpha() for ch in text)
+
+
+def wordless(text: str) -> Sentiment:
+    """The reading of a message without letters: by its anger symbols, never strong."""
+    if ANGER_SYMBOLS.intersection(text):
+        return Sentiment("negative", WORDLESS_ANGER, WORDLESS_ANGER, 0.0)
+    return Sentiment("neutral", 1.0, 0.0, 0.0)
+
+
 def load_examples(split: str, languages: Sequence[str] = ("en", "ru", "uk")) -> list[Example]:
     examples = []
     for language in languages:
@@ -146,8 +179,12 @@ class SentimentModel:
             raise SentimentModelError(
                 f"the sentiment classifier was trained on {self.model_id} but the embeddings "
                 f"are {embedder.model_id}: run `python -m sentiment train`")
-        probabilities = self.probabilities(embedder.embed_queries(list(texts)), texts)
-        return [self.judge(row) for row in probabilities]
+        results: list[Sentiment | None] = [None if has_words(t) else wordless(t) for t in texts]
+        worded = [readable(t) for t, r in zip(texts, results, strict=True) if r is None]
+        if worded:
+            rows = iter(self.probabilities(embedder.embed_queries(worded), worded))
+            results = [r if r is not None else self.judge(next(rows)) for r in results]
+        return [r for r in results if r is not None]
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ from sentiment.model import (
     SentimentModel,
     SentimentModelError,
     load_examples,
+    readable,
     train,
 )
 
@@ -92,3 +93,38 @@ def test_clear_cases(classifier: SentimentModel, embedder: Embedder, text: str, 
     assert result.label == label, result
     if strong:
         assert result.strong >= 0.5, result
+
+
+def test_repetition_is_folded_before_reading() -> None:
+    assert readable("!!!!!!!!!!!!") == "!!!"
+    assert readable("🙂" * 4000) == "🙂🙂🙂"
+    assert readable("😀🎉🙂" * 1300) == "😀🎉🙂😀🎉🙂"
+    assert readable("so sloooooow") == "so slooow"
+    assert readable("where is my order?") == "where is my order?"
+
+
+@pytest.mark.parametrize("text", [
+    "🙂" * 4000, "😀🎉🙂" * 1300, "👍" * 50, "??????", "!!!!!!!!!!!!", "89161234567", "...",
+])
+def test_a_flood_of_symbols_is_not_anger(classifier: SentimentModel, embedder: Embedder,
+                                         text: str) -> None:
+    result = classifier.score(embedder, [text])[0]
+    assert (result.label, result.negative, result.strong) == ("neutral", 0.0, 0.0)
+
+
+@pytest.mark.parametrize("text", ["ivan.petrov@mail.ru", "JOHN.SMITH@GMAIL.COM", "test@test.com",
+                                  "+7 916 123-45-67", "ORB-104217"])
+def test_contact_details_alone_are_neutral(classifier: SentimentModel, embedder: Embedder,
+                                           text: str) -> None:
+    result = classifier.score(embedder, [text])[0]
+    assert result.label == "neutral" and result.strong < 0.3, result
+
+
+def test_anger_symbols_alone_are_mildly_negative(classifier: SentimentModel,
+                                                 embedder: Embedder) -> None:
+    texts = ["😡", "🤬🤬🤬", "👎"]
+    for result in classifier.score(embedder, texts):
+        assert (result.label, result.negative, result.strong) == ("negative", 0.75, 0.0)
+    # Mixed with messages the model reads, the order of the answers is kept.
+    mixed = classifier.score(embedder, ["😡", "thank you so much, that solved it!", "🙂" * 9])
+    assert [r.label for r in mixed] == ["negative", "positive", "neutral"]

@@ -35,6 +35,7 @@ from actions.conversation import (
 from actions.escalation import REASON_SLOT
 from actions.runtime import Runtime, get_runtime
 from actions.survey_store import SurveyOffer, aware
+from bot.handoff.session_marker import continues_handoff
 
 STEP_SLOT = "survey_step"        # "csat" | "nps" | "comment" | None: what is pending
 ID_SLOT = "survey_id"
@@ -76,9 +77,12 @@ def _intent_of(event: dict[str, Any]) -> str | None:
 
 
 def session_of(tracker: Tracker) -> tuple[datetime, list[dict[str, Any]]]:
-    """The current session's start (its ``session_started`` event, UTC) and its events."""
+    """The current session's start (its ``session_started`` event, UTC) and its events.
+    A session start that kept a person's chat (actions/session.py) continues the session
+    it follows: the escalation, the agent and the hand-back are one conversation."""
     events = list(tracker.events)
-    starts = [i for i, e in enumerate(events) if e.get("event") == "session_started"]
+    starts = [i for i, e in enumerate(events)
+              if e.get("event") == "session_started" and not continues_handoff(e)]
     if starts:
         index = starts[-1]
         return _moment(events[index].get("timestamp")), events[index + 1:]

@@ -35,6 +35,7 @@ from bot.handoff.hub import Hub
 from bot.handoff.payload import customer_text
 from bot.handoff.prom import HandoffMetrics
 from bot.handoff.rasa_client import RasaClient, RasaError
+from bot.handoff.session_marker import continues_handoff
 from bot.handoff.settings import HandoffSettings
 from bot.handoff.store import (
     OPEN,
@@ -252,6 +253,12 @@ class HandoffService:
             await self.store.update_fields(ticket.id, sentiment_json=json.dumps(
                 event.get("value") or [], ensure_ascii=False))
             await self.hub.broadcast({"type": "ticket", "ticket_id": ticket.id})
+            return
+        if kind == "session_started" and continues_handoff(event):
+            # A new Rasa session after a quiet spell, kept paused for this ticket
+            # (actions/session.py): the chat stays with its agent or in the queue.
+            log.info("ticket %d: new session for %s, kept with the ticket", ticket.id,
+                     ticket.conversation_id)
             return
         if kind in ("restart", "session_started"):
             await self.customer_left(ticket, "The customer restarted the conversation.")

@@ -21,6 +21,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from bot.handoff.session_marker import continues_handoff
 from bot.metrics.tables import (
     AGENT_MESSAGE,
     BOT_MESSAGE,
@@ -198,7 +199,8 @@ def rasa_rows(row_id: int, sender: str, event: dict[str, Any],
     base = {"source_key": f"rasa:{row_id}", "conversation_id": sender, "at": at,
             "language": language}
     if kind == "session_started":
-        return [{**base, "kind": SESSION_STARTED}]
+        # One that kept a person's chat (actions/session.py) continues the conversation.
+        return [] if continues_handoff(event) else [{**base, "kind": SESSION_STARTED}]
     if kind == "restart":
         return [{**base, "kind": RESTARTED}]
     if kind == "user":

@@ -72,3 +72,11 @@ def moment(value: datetime, language: str | None) -> str:
 def language_name(code: str, language: str | None) -> str:
     """'English' / 'английский': the name of a language, in the customer's language."""
     return str(Locale.parse(locale_for(language)).languages.get(code, code))
+
+
+def plural(count: float, language: str | None) -> str:
+    """The CLDR plural category of ``count`` in the language: 'one', 'few', 'many' or
+    'other' (English: 1 attempt, 2 attempts; Russian: 1 попытка, 2 попытки, 5 попыток).
+    Responses that show a count come in one variant per category (``<name>_<category>``)."""
+    category = Locale.parse(locale_for(language)).plural_form(count)
+    return category if category in ("one", "few", "many") else "other"

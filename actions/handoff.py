@@ -31,6 +31,7 @@ from actions.escalation import (
     sentiment_trail,
     transcript,
 )
+from actions.lookup_locks import THROTTLE_SLOT, lock_note
 from actions.runtime import get_runtime
 from bot.handoff.payload import Escalation, Reason
 
@@ -63,7 +64,9 @@ class ActionHumanHandoff(Action):
             "channel": tracker.get_latest_input_channel() or "rest",
             "language": lang,
             "reason": reason,
-            "detail": DETAILS[reason],
+            # Which lock (order or client) refused look-ups here, and until when.
+            "detail": " ".join(filter(None, (DETAILS[reason], lock_note(
+                tracker.get_slot(THROTTLE_SLOT), rt.require_throttle().limits)))),
             # Real time, not the shop's (pinnable) clock: it is compared with Rasa's events.
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "outside_hours": opening is not None,

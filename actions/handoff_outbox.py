@@ -23,7 +23,7 @@ from sqlalchemy import DateTime, Integer, String, Text, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from bot.handoff.payload import Escalation
+from bot.handoff.payload import Escalation, SecurityEvent
 from bot.handoff.signing import sign
 
 log = logging.getLogger(__name__)
@@ -87,13 +87,16 @@ class HandoffOutbox:
     def new_id() -> str:
         return uuid.uuid4().hex
 
-    async def enqueue(self, escalation: Escalation) -> None:
-        """Store the escalation (durably, before the customer is told) and wake the sender."""
+    async def enqueue(self, escalation: Escalation | SecurityEvent) -> None:
+        """Store the escalation or security event (durably, before the customer is told)
+        and wake the sender; the same webhook takes both (a security event names its
+        ``kind``)."""
         now = self.now()
+        row_id = str(escalation.get("event_id") or escalation.get("escalation_id"))
         async with self.sessions.begin() as session:
-            if await session.get(OutboxRow, escalation["escalation_id"]) is None:
+            if await session.get(OutboxRow, row_id) is None:
                 session.add(OutboxRow(
-                    id=escalation["escalation_id"], conversation_id=escalation["conversation_id"],
+                    id=row_id, conversation_id=escalation["conversation_id"],
                     body=json.dumps(escalation, ensure_ascii=False), created_at=now, attempts=0,
                     next_attempt_at=now))
         self._wake.set()

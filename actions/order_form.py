@@ -10,12 +10,15 @@ rejects the form for that turn and the rules handle the interruption.
 from __future__ import annotations
 
 import abc
+from datetime import UTC, datetime
+from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions import formatting as fmt
 from actions.conversation import (
     HARD_INTERRUPTS,
     INTERRUPT_CONFIDENCE,
@@ -41,11 +44,13 @@ from actions.jobs import (
     JobContext,
     is_question,
 )
+from actions.lookup_locks import THROTTLE_SLOT, client_of, lock_slot, security_event
 from actions.orders import AddressJob, CancelJob, LostParcelJob, TrackJob, order_facts
 from actions.returns import ReturnJob
 from actions.runtime import get_runtime
 from actions.status import StatusJob
 from actions.verification import parse_contact, parse_order_id
+from actions.verification_throttle import Lock
 from actions.warranty import WarrantyJob
 
 RETURN_JOB = ReturnJob()
@@ -98,6 +103,8 @@ def required_slots(tracker: Tracker) -> list[str]:
     """What the form still needs, from slots alone (called several times a turn)."""
     if tracker.get_slot(LOCKED_SLOT) or (tracker.get_slot(FAILURES_SLOT) or 0) >= MAX_FORM_FAILURES:
         return []
+    if tracker.get_slot(THROTTLE_SLOT) and not tracker.get_slot(VERIFIED_SLOT):
+        return []  # an order or client lock refused the look-up: the form ends
     if not tracker.get_slot(VERIFIED_SLOT):
         return list(VERIFICATION_SLOTS)
     if tracker.get_slot(BLOCKED_SLOT):
@@ -117,6 +124,7 @@ class ActionStartJob(Action):
         job = JOB_BY_INTENT.get(intent or "") or tracker.get_slot(JOB_SLOT) or DEFAULT_JOB
         ctx = JobContext(await get_runtime(), dispatcher, tracker)
         clear_job(ctx, job)
+        ctx.set(THROTTLE_SLOT, None)  # a new job checks the locks again
         remember_request(ctx)
         return slot_events(ctx)
 
@@ -258,21 +266,49 @@ class ValidateOrderForm(FormValidationAction):
         if not (order_id and contact) or ctx.get(VERIFIED_SLOT):
             return
         rt = ctx.rt
+        throttle = rt.require_throttle()
+        # The same statements and the same answer whether or not the order exists.
+        attempt = await throttle.begin(order_id, client_of(ctx.tracker), rt.now())
+        if attempt.refused is not None:
+            await ValidateOrderForm._refuse(ctx, attempt.refused, "lookup_refused")
+            return
         order = await rt.shop.verify_order(order_id, contact)
         if order is not None:
+            await throttle.succeeded(attempt)
             ctx.set(VERIFIED_SLOT, order.order_id)
             ctx.set(FAILURES_SLOT, 0.0)
             ctx.say("utter_verified", order_id=order.order_id)
             await ValidateOrderForm._start_on_verified_order(ctx)
             return
+        locks = await throttle.failed(attempt, rt.now())
         failures = await rt.guard.record_failure(ctx.tracker.sender_id, rt.now())
         ctx.set("order_id", None)
         ctx.set("order_contact", None)
+        for lock in locks:
+            await rt.require_outbox().enqueue(security_event(
+                "order_locked" if lock.scope == "order" else "client_locked", lock,
+                ctx.tracker, throttle.limits))
         if failures >= rt.policy.lookup_max_failures:
-            ctx.set(LOCKED_SLOT, True)
+            ctx.set(LOCKED_SLOT, True)  # escalates (lookup_locked), with the lock's note
+            if locks:
+                ctx.set(THROTTLE_SLOT, lock_slot(locks[0]))
+        elif locks:
+            await ValidateOrderForm._refuse(ctx, locks[0], None)
         else:
-            ctx.say("utter_verification_failed",
-                    remaining=rt.policy.lookup_max_failures - failures)
+            remaining = min(rt.policy.lookup_max_failures - failures, attempt.remaining)
+            ctx.say(f"utter_verification_failed_{fmt.plural(remaining, ctx.lang)}",
+                    remaining=remaining)
+
+    @staticmethod
+    async def _refuse(ctx: JobContext, lock: Lock, event: str | None) -> None:
+        """An order or client lock stands: no look-up; the form ends with the lock's answer
+        and a button to a person (action_complete_order_job)."""
+        ctx.set("order_id", None)
+        ctx.set("order_contact", None)
+        ctx.set(THROTTLE_SLOT, lock_slot(lock))
+        if event == "lookup_refused":
+            await ctx.rt.require_outbox().enqueue(security_event(
+                "lookup_refused", lock, ctx.tracker, ctx.rt.require_throttle().limits))
 
 
 class ActionCompleteOrderJob(Action):
@@ -288,6 +324,12 @@ class ActionCompleteOrderJob(Action):
         if ctx.get(LOCKED_SLOT):
             ctx.say("utter_lookup_locked")
             reason = "lookup_locked"
+        elif ctx.get(THROTTLE_SLOT) and not ctx.get(VERIFIED_SLOT):
+            # Offered a person (a button), not handed over: a script that opens a chat per
+            # guess must not fill the agents' queue; the console lists the security event.
+            until = rt_local(ctx, ctx.get(THROTTLE_SLOT).get("until"))
+            ctx.say("utter_lookup_throttled", until=fmt.moment(until, ctx.lang),
+                    timezone=until.tzname() or ctx.rt.policy.timezone)
         elif (ctx.get(FAILURES_SLOT) or 0) >= MAX_FORM_FAILURES:
             ctx.say("utter_form_gave_up")
             reason = "form_failed"
@@ -300,6 +342,15 @@ class ActionCompleteOrderJob(Action):
         # A person takes over (the policy says so for these): the escalation policy runs
         # action_human_handoff next.
         return slot_events(ctx) + (escalate(reason) if reason else [])
+
+
+def rt_local(ctx: JobContext, value: Any) -> datetime:
+    """A lock's end (ISO, from the slot) in the shop's time zone."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        moment = ctx.rt.now()
+    return ctx.rt.calendar.local(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
 
 class _AskAction(Action, abc.ABC):

@@ -26,6 +26,7 @@ from actions.shop.seed import seed
 from actions.shop.sql import SQLShop, make_engine
 from actions.support_hours import SupportHours
 from actions.survey_store import SurveyStore
+from actions.verification_throttle import ThrottleLimits, VerificationThrottle
 from actions.warranty_rules import WarrantyRules
 from knowledge.base import KnowledgeBase
 from sentiment.model import SentimentModel
@@ -51,6 +52,8 @@ class Runtime:
     surveys: SurveyStore | None = None
     # "Where does my request for a person stand?": asks the handoff service.
     handoff_status: HandoffStatusClient | None = None
+    # Failed verifications per order number and per client, across conversations.
+    throttle: VerificationThrottle | None = None
     calendar: ShopCalendar = field(init=False)
     orders: OrderRules = field(init=False)
     returns: ReturnRules = field(init=False)
@@ -83,6 +86,11 @@ class Runtime:
             raise RuntimeError("no handoff status client: the runtime was built without one")
         return self.handoff_status
 
+    def require_throttle(self) -> VerificationThrottle:
+        if self.throttle is None:
+            raise RuntimeError("no verification throttle: the runtime was built without one")
+        return self.throttle
+
     def require_surveys(self) -> SurveyStore:
         if self.surveys is None:
             raise RuntimeError("no survey store: the runtime was built without one")
@@ -97,6 +105,8 @@ class Runtime:
             await self.outbox.close()
         await self.shop.close()
         await self.guard.engine.dispose()
+        if self.throttle is not None:
+            await self.throttle.engine.dispose()
         await self.knowledge_log.engine.dispose()
 
 
@@ -114,6 +124,11 @@ async def build_runtime(settings: ActionSettings, clock: Clock | None = None,
             await seed(shop, settings.seed_file, settings.catalog_file, clock.now())
     guard = LookupGuard(make_engine(settings.actions_db_url), policy.lookup_max_failures)
     await guard.create_schema()
+    throttle = VerificationThrottle(make_engine(settings.actions_db_url), ThrottleLimits(
+        order_failures=settings.lookup_order_failures,
+        client_failures=settings.lookup_client_failures,
+        window=settings.lookup_window, cooling=settings.lookup_cooling))
+    await throttle.create_schema()
     knowledge_log = KnowledgeLog(make_engine(settings.actions_db_url))
     await knowledge_log.create_schema()
     outbox = HandoffOutbox(make_engine(settings.actions_db_url), settings.handoff_webhook_url,
@@ -123,7 +138,7 @@ async def build_runtime(settings: ActionSettings, clock: Clock | None = None,
     await surveys.create_schema()
     return Runtime(policy=policy, clock=clock, shop=shop, guard=guard, settings=settings,
                    knowledge_log=knowledge_log, knowledge=knowledge, outbox=outbox,
-                   sentiment=sentiment, surveys=surveys,
+                   sentiment=sentiment, surveys=surveys, throttle=throttle,
                    handoff_status=HandoffStatusClient(settings.handoff_status_url,
                                                       settings.handoff_secret))
 

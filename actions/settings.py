@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -41,6 +41,12 @@ class ActionSettings:
     metrics_db_url: str = f"sqlite+aiosqlite:///{ROOT / 'var' / 'metrics.db'}"
     # Where "what's happening with my request to talk to someone?" is asked (signed POST).
     handoff_status_url: str = "http://127.0.0.1:5056/webhooks/status"
+    # Failed verifications across conversations (README, "Settings"): per order number and
+    # per client within the window; then the subject refuses look-ups for the cooling period.
+    lookup_order_failures: int = 5
+    lookup_client_failures: int = 10
+    lookup_window: timedelta = timedelta(hours=1)
+    lookup_cooling: timedelta = timedelta(minutes=30)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> ActionSettings:
@@ -66,6 +72,12 @@ class ActionSettings:
                                               ROOT / "models" / "sentiment" / "classifier.json")),
             metrics_db_url=env.get("METRICS_DB_URL", f"sqlite+aiosqlite:///{var / 'metrics.db'}"),
             handoff_status_url=env.get("HANDOFF_STATUS_URL") or status_url_of(webhook_url),
+            lookup_order_failures=_integer(env, "LOOKUP_ORDER_MAX_FAILURES", 5, 1, 1000),
+            lookup_client_failures=_integer(env, "LOOKUP_CLIENT_MAX_FAILURES", 10, 1, 1000),
+            lookup_window=timedelta(minutes=_integer(env, "LOOKUP_WINDOW_MINUTES", 60, 1,
+                                                     7 * 24 * 60)),
+            lookup_cooling=timedelta(minutes=_integer(env, "LOOKUP_COOLING_MINUTES", 30, 1,
+                                                      7 * 24 * 60)),
         )
 
 
@@ -85,6 +97,19 @@ def _number(env: dict[str, str], name: str, default: float, low: float, high: fl
         raise ValueError(f"{name} must be a number, got {raw!r}") from exc
     if not low <= value <= high:
         raise ValueError(f"{name} must be between {low:g} and {high:g}, got {raw}")
+    return value
+
+
+def _integer(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, got {raw}")
     return value
 
 

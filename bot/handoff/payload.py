@@ -87,3 +87,24 @@ def customer_text(event: dict[str, Any]) -> str:
         intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name") or text[1:]
         return f"[pressed a button: {intent}]"
     return text
+
+
+SECURITY_EVENT: Literal["security_event"] = "security_event"
+SecurityEventKind = Literal["order_locked", "client_locked", "lookup_refused"]
+
+
+class SecurityEvent(TypedDict):
+    """Sent on the escalation webhook too, told apart by ``kind``: something an agent should
+    know about that is not a chat waiting for a person (a lock on order look-ups)."""
+
+    kind: Literal["security_event"]
+    event_id: str             # idempotency key, like escalation_id
+    event: SecurityEventKind
+    scope: Literal["order", "client"]
+    subject: str              # the order number, or the client id (a hash of IP / user id)
+    until: str                # ISO 8601, UTC: when look-ups are allowed again
+    failures: int             # failed verifications that set the lock (0 for a refusal)
+    conversation_id: str
+    channel: str
+    created_at: str
+    detail: str               # a short English note, for the agent

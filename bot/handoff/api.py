@@ -13,13 +13,15 @@ import logging
 import math
 import secrets
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from bot.handoff import security_events
 from bot.handoff.accounts import Accounts
-from bot.handoff.payload import REASONS
+from bot.handoff.payload import REASONS, SECURITY_EVENT
 from bot.handoff.service import ActionError, HandoffService, message_json, positions, ticket_json
 from bot.handoff.settings import HandoffSettings
 from bot.handoff.signing import SignatureError, verify
@@ -80,9 +82,32 @@ def _same_origin(request: web.Request) -> bool:
     return origin.split("://", 1)[-1] == expected
 
 
+def _json_refusal(request: web.Request, exc: web.HTTPException) -> web.StreamResponse | None:
+    """An error aiohttp raises (no such route, wrong method, body too large, a plain GET
+    of the WebSocket) as the JSON every /api and /webhooks client reads: ``{"error": ...}``.
+    None for redirects, pages and errors that are JSON already."""
+    if exc.status < 400 or not request.path.startswith(("/api/", "/webhooks/")) \
+            or exc.content_type == "application/json":
+        return None
+    message = (exc.text or "").strip()
+    prefix = f"{exc.status}: "
+    message = message[len(prefix):] if message.startswith(prefix) else message
+    response = error(exc.status, " ".join(message.split()) or exc.reason)
+    for name, value in exc.headers.items():
+        if name.lower() not in ("content-type", "content-length"):
+            response.headers[name] = value
+    return response
+
+
 @web.middleware
 async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response = await handler(request)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        refusal = _json_refusal(request, exc)
+        if refusal is None:
+            raise
+        response = refusal
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
@@ -110,7 +135,7 @@ def _check_unsafe(request: web.Request, csrf: str | None) -> web.Response | None
 async def _json_body(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json()
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deep
         raise web.HTTPBadRequest(text=json.dumps({"error": "the body must be JSON"}),
                                  content_type="application/json") from exc
     if not isinstance(body, dict):
@@ -137,18 +162,59 @@ def authenticated(handler: Callable[[web.Request, Agent], Awaitable[web.StreamRe
 
 # The webhook ---------------------------------------------------------------------------
 
+# The escalation's strings and the columns they are kept in (bot/handoff/store.py).
+_PAYLOAD_STRINGS = {"escalation_id": 64, "conversation_id": 255, "channel": 64, "language": 8,
+                    "reason": 32, "created_at": 64}
+
+
+def _is_moment(value: Any) -> bool:
+    try:
+        datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _check_transcript(entries: Any) -> str | None:
+    if not isinstance(entries, list):
+        return "'transcript' must be a list"
+    for number, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            return f"'transcript' entry {number} must be an object"
+        if not isinstance(entry.get("role"), str) or not isinstance(entry.get("text", ""), str):
+            return f"'transcript' entry {number} needs a 'role' and a 'text' (strings)"
+        if not isinstance(entry.get("at"), str) or not _is_moment(entry["at"]):
+            return f"'transcript' entry {number} needs 'at', an ISO 8601 moment"
+        if entry.get("author") is not None and not isinstance(entry["author"], str):
+            return f"'transcript' entry {number}: 'author' must be a string or null"
+    return None
+
+
 def _check_payload(body: Any) -> str | None:
+    """What is wrong with an escalation (every field the service reads), or None."""
     if not isinstance(body, dict):
         return "the body must be a JSON object"
-    for key in ("escalation_id", "conversation_id", "channel", "language", "reason",
-                "created_at"):
-        if not isinstance(body.get(key), str) or not body[key]:
+    for key, longest in _PAYLOAD_STRINGS.items():
+        value = body.get(key)
+        if not isinstance(value, str) or not value.strip() or "\x00" in value:
             return f"'{key}' is required (a non-empty string)"
+        if len(value) > longest:
+            return f"'{key}' is too long: at most {longest} characters"
     if body["reason"] not in REASONS:
         return f"unknown reason {body['reason']!r}"
-    if not isinstance(body.get("transcript", []), list):
-        return "'transcript' must be a list"
-    return None
+    if not _is_moment(body["created_at"]):
+        return "'created_at' must be an ISO 8601 moment"
+    for key, kinds, what in (("detail", (str,), "a string"),
+                             ("outside_hours", (bool,), "true or false"),
+                             ("agents_back_at", (str,), "an ISO 8601 moment"),
+                             ("agents_back_text", (str,), "a string"),
+                             ("order", (dict,), "an object"),
+                             ("sentiment_trail", (list,), "a list")):
+        if body.get(key) is not None and not isinstance(body[key], kinds):
+            return f"'{key}' must be {what} or null"
+    if len(body.get("agents_back_text") or "") > 120:
+        return "'agents_back_text' is too long: at most 120 characters"
+    return _check_transcript(body.get("transcript", []))
 
 
 async def _signed_json(request: web.Request, what: str) -> tuple[Any, web.Response | None]:
@@ -163,7 +229,7 @@ async def _signed_json(request: web.Request, what: str) -> tuple[Any, web.Respon
         return None, error(401, f"signature refused: {exc}")
     try:
         return json.loads(raw), None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None, error(400, "the body must be JSON")
 
 
@@ -171,12 +237,33 @@ async def escalation_webhook(request: web.Request) -> web.Response:
     body, refused = await _signed_json(request, "escalation webhook")
     if refused is not None:
         return refused
+    if isinstance(body, dict) and body.get("kind") == SECURITY_EVENT:
+        return await _security_event(request, body)
     problem = _check_payload(body)
     if problem:
         return error(422, problem)
     ticket, created = await request.app[SERVICE].receive(body)
     return web.json_response({"ticket_id": ticket.id, "status": ticket.status,
                               "created": created}, status=201 if created else 200)
+
+
+async def _security_event(request: web.Request, body: dict[str, Any]) -> web.Response:
+    """A lock on order look-ups (bot/handoff/security_events.py): stored once, listed in
+    the console, which is told to refresh."""
+    problem = security_events.problem_of(body)
+    if problem:
+        return error(422, problem)
+    service = request.app[SERVICE]
+    event_id, created = await security_events.record(service.store.db, body)
+    if created:
+        await service.hub.broadcast({"type": "security"})
+    return web.json_response({"security_event_id": event_id, "created": created},
+                             status=201 if created else 200)
+
+
+async def security_event_list(request: web.Request, agent: Agent) -> web.Response:
+    service = request.app[SERVICE]
+    return web.json_response({"events": await security_events.recent(service.store.db)})
 
 
 async def status_webhook(request: web.Request) -> web.Response:
@@ -426,6 +513,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/me", authenticated(me))
     app.router.add_get("/api/agents", authenticated(agents))
     app.router.add_get("/api/queue", authenticated(queue))
+    app.router.add_get("/api/security-events", authenticated(security_event_list))
     app.router.add_get("/api/ws", websocket)
     app.router.add_get("/api/tickets/{ticket_id}", authenticated(ticket))
     app.router.add_post("/api/tickets/{ticket_id}/claim", ticket_action(_claim))

@@ -81,12 +81,18 @@ def customer_text(event: dict[str, Any]) -> str:
     """What a Rasa ``user`` event shows a person: its text, or which button was pressed."""
     text = str(event.get("text") or "")
     if text.startswith("/"):
-        display = (event.get("metadata") or {}).get("display")
+        display = _field(event, "metadata").get("display")
         if isinstance(display, str) and display.strip():  # the button's title (widget, Telegram)
             return f"[pressed a button: {display.strip()}]"
-        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name") or text[1:]
-        return f"[pressed a button: {intent}]"
+        intent = _field(_field(event, "parse_data"), "intent").get("name")
+        return f"[pressed a button: {intent if isinstance(intent, str) and intent else text[1:]}]"
     return text
+
+
+def _field(data: dict[str, Any], key: str) -> dict[str, Any]:
+    """``data[key]`` if it is an object (a client can send any JSON as metadata), else {}."""
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 SECURITY_EVENT: Literal["security_event"] = "security_event"

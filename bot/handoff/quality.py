@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 MAX_RANGE_DAYS = 366
 DEFAULT_RANGE_DAYS = 7
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9999, 12, 1)
 CLUSTERER = web.AppKey("clusterer", dict)
 STORES = web.AppKey("stores", Stores)
 
@@ -43,9 +44,13 @@ def _day(raw: str | None, default: date, name: str) -> date:
     if not raw:
         return default
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError as exc:
         raise RangeError(f"'{name}' must be a date like 2026-11-23, got {raw!r}") from exc
+    if not FIRST_DAY <= day <= LAST_DAY:  # the range's days around it must exist too
+        raise RangeError(f"'{name}' must be a date between {FIRST_DAY} and {LAST_DAY}, "
+                         f"got {raw!r}")
+    return day
 
 
 def parse_range(query: Any, today: date) -> tuple[date, date, str, str]:

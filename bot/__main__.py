@@ -54,6 +54,8 @@ def runtime_env(action_port: int, rasa_port: int = 5005, handoff_port: int = 505
         **p.handoff_env(VAR, handoff_port, rasa_port, token,
                         local_secret("HANDOFF_WEBHOOK_SECRET", "handoff-webhook-secret")),
         "WIDGET_SESSION_SECRET": local_secret("WIDGET_SESSION_SECRET", "widget-session-secret"),
+        # the demo shop page is served by Rasa itself; a shop lists its own origins
+        "WIDGET_ALLOWED_ORIGINS": f"http://127.0.0.1:{rasa_port},http://localhost:{rasa_port}",
     }
     return p.base_env({k: os.environ.get(k, v) for k, v in defaults.items()})
 

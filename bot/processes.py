@@ -26,6 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RASA_ENV = ROOT / ".venv-rasa"
 SERVICES_ENV = ROOT / ".venv-services"
 STOP_GRACE_SECONDS = 10.0
+TEST_CHANNEL_LIMITS = {"CHANNEL_CONVERSATION_MESSAGES_PER_MINUTE": "100000",
+                       "CHANNEL_CLIENT_MESSAGES_PER_MINUTE": "100000",
+                       "CHANNEL_NEW_CONVERSATIONS": "100000"}
 
 
 class StartError(RuntimeError):
@@ -328,6 +331,10 @@ def start_stack(folder: Path, fixed_now: str | None = None,
         "SHOP_DB_URL": f"sqlite+aiosqlite:///{folder / 'shop.db'}",
         "ACTIONS_DB_URL": f"sqlite+aiosqlite:///{folder / 'actions.db'}",
         "WIDGET_SESSION_SECRET": "test-" + os.urandom(16).hex(),
+        # Tests and benchmarks send many conversations from loopback: the channels' rate
+        # limits (bot/channels/rate_limits.py) are set out of their way; a test of the limits
+        # sets its own in extra_env.
+        **TEST_CHANNEL_LIMITS,
         "LOG_LEVEL": "WARNING",
         **({"ASSISTANT_FIXED_NOW": fixed_now} if fixed_now else {}),
         **(extra_env or {}),

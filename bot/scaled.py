@@ -129,6 +129,12 @@ def scaled_env(layout: Layout, database: Database, redis_port: int, token: str,
         "RASA_URL": layout.url,  # the handoff service reaches any Rasa process
         "RASA_API_TOKEN": token,
         "WIDGET_SESSION_SECRET": widget_secret,
+        # nginx (bot/balancer.py) is the Rasa processes' peer: its X-Forwarded-For names the
+        # client for the channels' client ids and rate limits
+        "CHANNEL_TRUSTED_PROXIES": "127.0.0.1/32,::1/128",
+        # nginx passes Host without the port, so same-origin cannot be told: the stack's
+        # own address (the demo page) is named, unless the shop names its origins
+        "WIDGET_ALLOWED_ORIGINS": os.environ.get("WIDGET_ALLOWED_ORIGINS") or layout.url,
     }
 
 

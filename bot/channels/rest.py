@@ -10,25 +10,45 @@ REST answers only the request it is given, so messages that arrive on their own 
 agent's reply during a handoff, the queue position, the hand-back) are fetched with
 ``GET /webhooks/rest/messages?sender=<id>&after=<cursor>&wait=<seconds>``: a long poll
 over the conversation's record in the tracker store, which every Rasa process shares.
+
+At the edge (``client_identity``, ``rate_limits``): the body is at most 64 KB (413) and
+nests at most 8 levels (400), ``metadata`` at most 4 KB serialized (413); a client's
+``metadata`` is kept under ``metadata["client"]`` (only a supported ``language`` is lifted
+out), and the channel adds its own ``client_id`` (a keyed hash of the client's address).
+A client over its budget gets 429 with ``Retry-After`` and a message in its language.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+import os
 import re
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
+from rasa.shared.exceptions import RasaException
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels import rate_limits
+from bot.channels.client_identity import (
+    MAX_BODY_BYTES,
+    MAX_METADATA_BYTES,
+    BadBody,
+    EdgeSettingsError,
+    Identity,
+    client_metadata,
+    language_of,
+    loads,
+    metadata_size,
+)
+
 log = logging.getLogger(__name__)
 
-SENDER_RE = re.compile(r"^[\w.:@+-]{1,128}$")
+SENDER_RE = re.compile(r"[\w.:@+-]{1,128}")  # used with fullmatch: no "\n" after the id
 # Conversation ids of the other channels: REST may neither write to nor read from them
 # (a Telegram chat id is easy to guess; the widget's ids are the widget's to give out).
 RESERVED_PREFIXES = ("web-", "tg-")
@@ -36,7 +56,7 @@ RESERVED_PREFIXES = ("web-", "tg-")
 
 def sender_problem(sender: object) -> str | None:
     """Why ``sender`` cannot be a REST conversation id, or None if it can."""
-    if not isinstance(sender, str) or not SENDER_RE.match(sender):
+    if not isinstance(sender, str) or not SENDER_RE.fullmatch(sender):
         return "'sender' is required: 1 to 128 letters, digits or . _ - : @ +"
     if sender.lower().startswith(RESERVED_PREFIXES):
         return (f"'sender' must not start with {' or '.join(RESERVED_PREFIXES)}: those are "
@@ -80,11 +100,14 @@ def error(status: int, message: str) -> HTTPResponse:
 
 def parse(request: Request) -> tuple[dict[str, Any] | None, HTTPResponse | None]:
     """The checked request body, or the error response to send instead."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None, error(413, f"the request body is too large: at most {MAX_BODY_BYTES} "
+                                "bytes")
     try:
-        body = json.loads(request.body or b"")
-    except (ValueError, UnicodeDecodeError):
-        return None, error(400, "the request body must be JSON: "
-                                '{"sender": "<conversation id>", "message": "<text>"}')
+        body = loads(request.body or b"")
+    except BadBody as exc:
+        return None, error(exc.status, str(exc))
     if not isinstance(body, dict):
         return None, error(400, "the request body must be a JSON object")
     problem = sender_problem(body.get("sender"))
@@ -100,6 +123,9 @@ def parse(request: Request) -> tuple[dict[str, Any] | None, HTTPResponse | None]
     metadata = body.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         return None, error(400, "'metadata' must be a JSON object")
+    if metadata and metadata_size(metadata) > MAX_METADATA_BYTES:
+        return None, error(413, f"'metadata' is too large: at most {MAX_METADATA_BYTES} bytes "
+                                "as JSON")
     return body, None
 
 
@@ -109,6 +135,11 @@ class StrictRestInput(RestInput):
         return "rest"
 
     def blueprint(self, on_new_message: Any) -> Blueprint:
+        try:
+            identity = Identity.from_env(os.environ)
+            limiter = rate_limits.shared(os.environ, warn=log.warning)
+        except EdgeSettingsError as exc:
+            raise RasaException(str(exc)) from None
         hook = Blueprint("strict_rest_webhook", __name__)
 
         @hook.route("/", methods=["GET"])
@@ -143,11 +174,23 @@ class StrictRestInput(RestInput):
             body, problem = parse(request)
             if problem is not None or body is None:
                 return problem or error(400, "bad request")
+            sender = body["sender"]
+            client = identity.of_address(request.ip, request.headers.get("x-forwarded-for"))
+            metadata = client_metadata(body.get("metadata"), client)
+            verdict = await limiter.message(client, f"rest:{sender}")
+            if not verdict.allowed:
+                log.info("REST: %s over its %s budget; refused for %d s", client,
+                         verdict.refused_by, verdict.retry_seconds)
+                language = language_of((body.get("metadata") or {}).get("language"))
+                return response.json(
+                    {"error": rate_limits.refusal_text(language, verdict),
+                     "retry_after": verdict.retry_seconds, "limit": verdict.refused_by},
+                    status=429, headers={"Retry-After": str(verdict.retry_seconds)})
             collector = CollectingOutputChannel()
             try:
                 await on_new_message(UserMessage(
-                    body["message"], collector, body["sender"],
-                    input_channel=self.name(), metadata=body.get("metadata"),
+                    body["message"], collector, sender,
+                    input_channel=self.name(), metadata=metadata,
                 ))
             except Exception:  # a customer never sees a traceback
                 log.exception("message from %s failed", body["sender"])

@@ -19,11 +19,16 @@ broken. This channel (name ``widget``):
   ``output_channel=widget``), to every socket of the conversation, on any server process
   when ``SOCKETIO_REDIS_URL`` names a shared Redis;
 - serves the widget's files (``/webhooks/widget/static/``) and a demo shop page
-  (``/webhooks/widget/demo``).
+  (``/webhooks/widget/demo``);
+- names the visitor's client by a keyed hash of its address (``metadata["client_id"]``,
+  ``client_identity``) and holds each session token and each client to the channels' rate
+  limits (``rate_limits``), whatever number of sockets share them: a message over budget is
+  refused in its acknowledgement (the widget puts the text back), a new session over budget
+  gets ``rate_limited`` ``{text, retry_after}`` instead of ``session_confirm``.
 
 Settings (environment): ``WIDGET_SESSION_SECRET`` (required), ``WIDGET_ALLOWED_ORIGINS``
-(comma-separated, default ``*``), ``SOCKETIO_REDIS_URL`` (optional). See README, "Website
-widget".
+(comma-separated origins, or ``*``; unset, only pages served by this server may open a
+socket), ``SOCKETIO_REDIS_URL`` (optional). See README, "Website widget".
 """
 
 from __future__ import annotations
@@ -46,8 +51,9 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels import sanic_compat
+from bot.channels import rate_limits, sanic_compat
 from bot.channels import widget_protocol as protocol
+from bot.channels.client_identity import EdgeSettingsError, Identity
 from bot.channels.tracker_events import has_user_message
 
 log = logging.getLogger(__name__)
@@ -57,8 +63,6 @@ STATIC_DIR = Path(__file__).with_name("widget_static")
 STRINGS = yaml.safe_load((Path(__file__).with_name("strings") / "widget.yml")
                          .read_text(encoding="utf-8"))
 RECENT_CLIENT_IDS = 5000
-RATE_MESSAGES = 12          # at most this many messages ...
-RATE_SECONDS = 20.0         # ... per socket in this many seconds
 
 
 def say(language: str | None, key: str, **values: Any) -> str:
@@ -120,21 +124,25 @@ class WidgetInput(SocketIOInput):
                 "session tokens with it. Set it to a long random value (`make run` makes "
                 "one in var/), the same on every Rasa process.")
         origins = str(credentials.get("allowed_origins")
-                      or os.environ.get("WIDGET_ALLOWED_ORIGINS") or "*")
+                      or os.environ.get("WIDGET_ALLOWED_ORIGINS") or "")
+        if not origins.strip():
+            log.warning("widget: WIDGET_ALLOWED_ORIGINS is not set: only pages served by this "
+                        "server (same origin) may open the widget's socket; set it to the "
+                        "shop's origins (https://shop.example,...) to embed the widget there")
         redis_url = credentials.get("redis_url") or os.environ.get("SOCKETIO_REDIS_URL") or None
         return cls(secret=str(secret), allowed_origins=origins, redis_url=redis_url,
                    socketio_path=credentials.get("socketio_path", "/socket.io"))
 
-    def __init__(self, secret: str, allowed_origins: str = "*", redis_url: str | None = None,
+    def __init__(self, secret: str, allowed_origins: str = "", redis_url: str | None = None,
                  socketio_path: str = "/socket.io") -> None:
         super().__init__(session_persistence=True, socketio_path=socketio_path)
         self.secret = secret.encode()
-        self.allowed_origins: str | list[str] = (
-            "*" if allowed_origins.strip() == "*"
-            else [o.strip().rstrip("/") for o in allowed_origins.split(",") if o.strip()])
+        listed = [o.strip().rstrip("/") for o in allowed_origins.split(",") if o.strip()]
+        # None: python-engineio's same-origin check (the page's origin is this server's)
+        self.allowed_origins: str | list[str] | None = (
+            "*" if allowed_origins.strip() == "*" else listed or None)
         self.redis_url = redis_url
         self._recent: OrderedDict[tuple[str, str], bool] = OrderedDict()
-        self._sent_at: dict[str, list[float]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.recent = protocol.RecentlySent()
         self._on_new_message: Callable[[UserMessage], Awaitable[Any]] | None = None
@@ -167,13 +175,6 @@ class WidgetInput(SocketIOInput):
         return store is not None and has_user_message(await store.retrieve(session_id),
                                                       client_id)
 
-    def _too_fast(self, sid: str) -> bool:
-        now = time.monotonic()
-        recent = [t for t in self._sent_at.get(sid, []) if now - t < RATE_SECONDS]
-        recent.append(now)
-        self._sent_at[sid] = recent
-        return len(recent) > RATE_MESSAGES
-
     def _sio(self) -> socketio.AsyncServer:
         assert self.sio is not None, "the blueprint makes the socket.io server"
         return self.sio
@@ -201,17 +202,27 @@ class WidgetInput(SocketIOInput):
         conversation = protocol.session_of(self.secret, data.get("token"))
         fresh = conversation is None
         token = data.get("token")
+        language = protocol.language_of(data.get("language")) or session.get("language")
+        client = str(session.get("client") or "")
         if conversation is None:
             if data.get("token"):
                 log.info("widget: socket %s gave a token this server did not issue; "
                          "it starts a new conversation", sid)
+            verdict = await self.limiter.new_conversation(client)
+            if not verdict.allowed:
+                log.info("widget: %s over its %s budget; no new session for %d s", client,
+                         verdict.refused_by, verdict.retry_seconds)
+                await sio.emit("rate_limited", {
+                    "text": rate_limits.refusal_text(language, verdict),
+                    "retry_after": verdict.retry_seconds}, to=sid)
+                return
             conversation, token = protocol.new_session(self.secret)
         previous = session.get("conversation")
         if previous and previous != conversation:
             await sio.leave_room(sid, previous)
         await sio.enter_room(sid, conversation)  # before reading: nothing falls between
-        language = protocol.language_of(data.get("language")) or session.get("language")
-        await sio.save_session(sid, {"conversation": conversation, "language": language})
+        await sio.save_session(sid, {"conversation": conversation, "language": language,
+                                     "client": client})
         after = data.get("after")
         after = after if isinstance(after, str) and len(after) <= 80 else None
         past: list[dict[str, Any]] = []
@@ -237,14 +248,21 @@ class WidgetInput(SocketIOInput):
             return {"ok": False, "error": say(language, "too_long",
                                               limit=protocol.MAX_MESSAGE_CHARS)}
         client_id = data.get("client_id")
-        if not isinstance(client_id, str) or not protocol.CLIENT_ID_RE.match(client_id):
+        if not isinstance(client_id, str) or not protocol.CLIENT_ID_RE.fullmatch(client_id):
             client_id = os.urandom(12).hex()
         elif await self._seen(conversation, client_id):
             return {"ok": True, "id": client_id, "duplicate": True}
-        if self._too_fast(sid):
+        client = str(session.get("client") or "")
+        verdict = await self.limiter.message(client, conversation, opens=False)
+        if not verdict.allowed:
             self._recent.pop((conversation, client_id), None)
-            return {"ok": False, "error": say(language, "too_fast")}
-        metadata: dict[str, Any] = {"language": language} if language else {}
+            log.info("widget: %s (%s) over its %s budget; refused for %d s", conversation,
+                     client, verdict.refused_by, verdict.retry_seconds)
+            return {"ok": False, "error": rate_limits.refusal_text(language, verdict),
+                    "retry_after": verdict.retry_seconds}
+        metadata: dict[str, Any] = {"client_id": client}
+        if language:
+            metadata["language"] = language
         display = data.get("display")
         if isinstance(display, str) and display.strip():
             metadata["display"] = display.strip()[:protocol.MAX_DISPLAY_CHARS]
@@ -265,6 +283,12 @@ class WidgetInput(SocketIOInput):
     # -- the blueprint ---------------------------------------------------------------------
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        try:
+            self.identity = Identity.from_env(
+                {**os.environ, "WIDGET_SESSION_SECRET": self.secret.decode()})
+            self.limiter = rate_limits.shared(os.environ, warn=log.warning)
+        except EdgeSettingsError as exc:
+            raise RasaException(str(exc)) from None
         manager = socketio.AsyncRedisManager(self.redis_url) if self.redis_url else None
         sio = socketio.AsyncServer(async_mode="sanic", cors_allowed_origins=self.allowed_origins,
                                    client_manager=manager, max_http_buffer_size=64_000)
@@ -287,11 +311,11 @@ class WidgetInput(SocketIOInput):
 
         @sio.on("connect")
         async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
+            request = environ.get("sanic.request")
+            peer = getattr(request, "ip", None) or environ.get("REMOTE_ADDR")
+            client = self.identity.of_address(peer, environ.get("HTTP_X_FORWARDED_FOR"))
+            await sio.save_session(sid, {"client": client})
             return True
-
-        @sio.on("disconnect")
-        async def disconnect(sid: str) -> None:
-            self._sent_at.pop(sid, None)
 
         sio.on("session_request")(self._session_request)
         sio.on(self.user_message_evt)(self._handle_message)

@@ -15,7 +15,12 @@ what it gets wrong:
 * replies are escaped HTML, split under 4,096 characters, with one inline button per row;
   an agent's message is headed by their name (``telegram_format``).
 
-Conversations are ``tg-<chat id>``. Settings: ``telegram_settings``; without
+Conversations are ``tg-<chat id>``. Each message carries the channel's own
+``metadata["client_id"]``, ``tg:`` and a keyed hash of the sender's user id
+(``client_identity``), and is held to the channels' rate limits per chat and per user
+(``rate_limits``; ``/start`` and ``/restart`` count as new conversations): a message over
+budget is not answered, and the customer is told so once per window. A body over 1 MB
+gets 413, one nested deeper than 32 levels 400. Settings: ``telegram_settings``; without
 TELEGRAM_BOT_TOKEN the channel is off, answers 503 and the server runs as usual.
 """
 
@@ -33,10 +38,13 @@ from aiogram.bot.api import TelegramAPIServer
 from aiogram.utils import exceptions as tg
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.telegram import TelegramInput, TelegramOutput
+from rasa.shared.exceptions import RasaException
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels import rate_limits
+from bot.channels.client_identity import BadBody, EdgeSettingsError, Identity, loads
 from bot.channels.telegram_format import inline_keyboard, render
 from bot.channels.telegram_settings import SettingsError, TelegramSettings, load_settings
 from bot.channels.telegram_updates import (
@@ -63,6 +71,9 @@ OFFERED_LOOKBACK_EVENTS = 60
 # aiohttp's words for a request on a kept-alive connection the server had closed: the
 # request was not taken, so sending it again cannot double a message.
 STALE_CONNECTION = ("Can not write request body", "ServerDisconnectedError")
+MAX_UPDATE_BYTES = 1024 * 1024
+MAX_UPDATE_DEPTH = 32
+OPENING_TEXTS = ("/greet", "/restart")  # what /start and /restart become
 
 
 def error(status: int, message: str) -> HTTPResponse:
@@ -177,6 +188,8 @@ class TelegramChannel(TelegramInput):
         self.recent = RecentUpdates()
         self._output: TelegramChannelOutput | None = None
         self._registration: asyncio.Task[None] | None = None
+        self.identity: Identity | None = None
+        self.limiter: rate_limits.Limiter | None = None
         if not settings.enabled:
             log.info("Telegram channel disabled: TELEGRAM_BOT_TOKEN is not set "
                      "(its webhook answers 503)")
@@ -261,6 +274,8 @@ class TelegramChannel(TelegramInput):
             output.languages[incoming.chat_id] = incoming.language
         if incoming.callback_query_id:
             await output.answer_button(incoming.callback_query_id)
+        if not await self._within_budget(incoming, output):
+            return
         if incoming.kind == "unreadable":
             log.debug("Telegram update %d: cannot read %s", incoming.update_id, incoming.reason)
             await output.send_response(incoming.sender_id, {
@@ -279,9 +294,34 @@ class TelegramChannel(TelegramInput):
                 log.warning("Telegram update %d: button %r of %s is unknown and has no "
                             "title", incoming.update_id, incoming.text, incoming.sender_id)
                 return
+        metadata = {**incoming.metadata(), "client_id": self._client(incoming)}
         await on_new_message(UserMessage(
             text, output, incoming.sender_id, input_channel=self.name(),
-            message_id=incoming.message_id, metadata=incoming.metadata()))
+            message_id=incoming.message_id, metadata=metadata))
+
+    def _client(self, incoming: Incoming) -> str:
+        if self.identity is None:
+            self.identity = Identity.from_env(os.environ)
+        return self.identity.of_telegram_user(incoming.user.get("id") or incoming.chat_id)
+
+    async def _within_budget(self, incoming: Incoming, output: TelegramChannelOutput) -> bool:
+        """Whether the sender's budgets take this message; if not, they are told once per
+        window (Telegram does not deliver an update again after a 200)."""
+        if self.limiter is None:
+            self.limiter = rate_limits.shared(os.environ, warn=log.warning)
+        client = self._client(incoming)
+        opens = incoming.kind == "text" and incoming.text in OPENING_TEXTS
+        verdict = await self.limiter.message(client, incoming.sender_id, opens=opens)
+        if verdict.allowed:
+            return True
+        log.info("Telegram update %d: %s over its %s budget; not answered (%d s)",
+                 incoming.update_id, client, verdict.refused_by, verdict.retry_seconds)
+        if await self.limiter.once(f"telegram:{client}:{verdict.refused_by}",
+                                   verdict.retry_after):
+            await output.send_response(incoming.sender_id, {
+                "text": rate_limits.refusal_text(incoming.language, verdict),
+                "from": "system"})
+        return False
 
     # Routes ------------------------------------------------------------------------------
 
@@ -296,6 +336,11 @@ class TelegramChannel(TelegramInput):
         return None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        try:
+            self.identity = Identity.from_env(os.environ)
+            self.limiter = rate_limits.shared(os.environ, warn=log.warning)
+        except EdgeSettingsError as exc:
+            raise RasaException(str(exc)) from None
         hook = Blueprint("orbita_telegram", __name__)
 
         @hook.listener("after_server_start")
@@ -333,10 +378,13 @@ class TelegramChannel(TelegramInput):
             if refusal is not None:
                 return refusal
             try:
-                incoming = read_update(json.loads(request.body or b""))
-            except (ValueError, UnicodeDecodeError) as exc:  # BadUpdate is a ValueError
-                reason = str(exc) if isinstance(exc, BadUpdate) else "the body must be JSON"
-                return error(400, reason)
+                incoming = read_update(loads(request.body or b"", MAX_UPDATE_BYTES,
+                                             MAX_UPDATE_DEPTH))
+            except BadBody as exc:
+                return error(exc.status, "the body must be JSON" if exc.status == 400 and
+                             "JSON" in str(exc) else str(exc))
+            except BadUpdate as exc:
+                return error(400, str(exc))
             await self.handle(incoming, request.app.ctx.agent, on_new_message)
             return response.json({"ok": True})
 

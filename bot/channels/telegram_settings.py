@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org"
-SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
-URL_RE = re.compile(r"^https?://[^\s/?#]+(?:[/?#]\S*)?$")
+SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+TOKEN_RE = re.compile(r"\d+:[A-Za-z0-9_-]+")
+URL_RE = re.compile(r"https?://[^\s/?#]+(?:[/?#]\S*)?")
 
 # credentials.yml key -> environment variable
 VARIABLES = {
@@ -64,21 +64,21 @@ def load_settings(credentials: Mapping[str, Any] | None,
     base = (_value(values, environ, "api_base_url") or DEFAULT_API_BASE_URL).rstrip("/")
     if token is None:
         return TelegramSettings(None, webhook_url, secret, base)
-    if not TOKEN_RE.match(token):
+    if not TOKEN_RE.fullmatch(token):
         raise SettingsError("TELEGRAM_BOT_TOKEN is malformed: BotFather's token looks like "
                             "123456789:AA... (digits, a colon, letters, digits, _ or -)")
     if secret is None:
         raise SettingsError("TELEGRAM_SECRET_TOKEN is required when TELEGRAM_BOT_TOKEN is set: "
                             "1 to 256 characters A-Z a-z 0-9 _ - (Telegram sends it with "
                             "every update, so forged updates can be told apart)")
-    if not SECRET_RE.match(secret):
+    if not SECRET_RE.fullmatch(secret):
         raise SettingsError("TELEGRAM_SECRET_TOKEN must be 1 to 256 characters "
                             "A-Z a-z 0-9 _ - (Telegram refuses others)")
     if webhook_url is None:
         raise SettingsError("TELEGRAM_WEBHOOK_URL is required when TELEGRAM_BOT_TOKEN is set: "
                             "the public https URL of /webhooks/telegram/webhook")
-    if not URL_RE.match(webhook_url):
+    if not URL_RE.fullmatch(webhook_url):
         raise SettingsError(f"TELEGRAM_WEBHOOK_URL is not an http(s) URL: {webhook_url!r}")
-    if not URL_RE.match(base):
+    if not URL_RE.fullmatch(base):
         raise SettingsError(f"TELEGRAM_API_BASE_URL is not an http(s) URL: {base!r}")
     return TelegramSettings(token, webhook_url, secret, base)

@@ -23,9 +23,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 SESSION_PREFIX = "web-"
-SESSION_RE = re.compile(r"^web-[0-9a-f]{32}$")
-CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-MESSAGE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+SESSION_RE = re.compile(r"web-[0-9a-f]{32}")
+CLIENT_ID_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")
+MESSAGE_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,80}")
 LANGUAGES = ("en", "ru", "uk")
 HISTORY_LIMIT = 200
 MAX_MESSAGE_CHARS = 4000
@@ -52,7 +52,7 @@ def session_of(secret: bytes, token: object) -> str | None:
     if not isinstance(token, str) or len(token) > 200 or "." not in token:
         return None
     session_id, mac = token.split(".", 1)
-    if not SESSION_RE.match(session_id):
+    if not SESSION_RE.fullmatch(session_id):
         return None
     return session_id if hmac.compare_digest(mac, _mac(secret, session_id)) else None
 
@@ -122,7 +122,7 @@ def user_message(text: str, timestamp: float, message_id: str | None,
     """The widget's message for what the customer said (a pressed button shows its title)."""
     display = metadata.get("display")
     return {
-        "id": message_id if message_id and MESSAGE_ID_RE.match(message_id)
+        "id": message_id if message_id and MESSAGE_ID_RE.fullmatch(message_id)
         else f"u{_stamp(timestamp)}",
         "role": "user",
         "text": str(display) if isinstance(display, str) and display else text,

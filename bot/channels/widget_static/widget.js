@@ -11,6 +11,7 @@
  *
  *   -> session_request {token, after, language}   on every (re)connect
  *   <- session_confirm {token, fresh, history}
+ *   <- rate_limited {text, retry_after} (no new session yet: too many from this connection)
  *   -> user_uttered {message, client_id, display?} + ack {ok, id} | {ok: false, error}
  *   <- bot_uttered Message, user_echo Message, typing {on}
  *
@@ -782,6 +783,21 @@
         socket.on("bot_uttered", (raw) => addServerMessage(raw, "bot", {live: true}));
         socket.on("user_echo", (raw) => addServerMessage(raw, "user", {live: true}));
         socket.on("typing", (raw) => setTyping(Boolean(raw && raw.on)));
+        // Too many new chats from this connection: say so, keep what was typed in the
+        // outbox, and ask again once the wait the server named is over.
+        socket.on("rate_limited", (raw) => {
+          if (!raw || typeof raw.text !== "string") return;
+          const kept = lastServerId;
+          addServerMessage({id: `limit-${Date.now()}`, role: "bot", from: "system",
+                            text: raw.text, timestamp: Date.now() / 1000}, "bot", {live: true});
+          lastServerId = kept;
+          const seconds = Math.min(3600, Math.max(1, Number(raw.retry_after) || 60));
+          setTimeout(() => {
+            if (socket && socket.connected && !sessionReady) {
+              requestSession(everConfirmed ? lastServerId : null);
+            }
+          }, seconds * 1000);
+        });
         socket.on("disconnect", (reason) => {
           sessionReady = false;
           requeueInFlight();

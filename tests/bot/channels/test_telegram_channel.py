@@ -33,7 +33,9 @@ def harness(settings: dict[str, str], port: int | None = None) -> Iterator[tuple
     """The harness on a free port: (its URL, its log lines so far)."""
     port = port or free_port()
     env = {k: v for k, v in os.environ.items() if k not in TELEGRAM_VARIABLES}
-    env.update({**settings, "PYTHONPATH": str(processes.ROOT), "RASA_TELEMETRY_ENABLED": "false"})
+    env = {k: v for k, v in env.items() if not k.startswith("CHANNEL_")}
+    env.update({"CLIENT_ID_SECRET": "harness-" + os.urandom(8).hex(), **settings,
+                "PYTHONPATH": str(processes.ROOT), "RASA_TELEMETRY_ENABLED": "false"})
     managed = processes.spawn("harness", [str(processes.RASA_ENV / "bin" / "python"),
                                           str(HARNESS), str(port)], env, sink=None)
     try:
@@ -109,8 +111,11 @@ def check_updates(telegram: Telegram, url: str) -> None:
     assert [m.shown for m in user.say("/start")] == ["echo: /greet"]
     first = received(url)[-1]
     assert first["sender_id"] == "tg-4242" and first["message_id"].startswith("tg-")
+    client = first["metadata"].pop("client_id")
     assert first["metadata"] == {"language": "uk", "telegram_user": {
         "id": 4242, "first_name": "Uma", "username": "user4242"}}
+    # the channel's own name for the sender: a keyed hash of the user id, not the id
+    assert client.startswith("tg:") and len(client) == 35 and "4242" not in client
     assert [m.shown for m in user.say("/restart")] == ["echo: /restart"]
 
     # An answer over 4,096 characters arrives in parts, cut between paragraphs.
@@ -134,3 +139,41 @@ def check_updates(telegram: Telegram, url: str) -> None:
              "message": {**press["message"], "chat": stranger.chat}}
     stranger.send_update({"update_id": stranger.new_update_id(), "callback_query": press})
     assert received(url)[-1]["text"] == "The long one"
+
+
+def test_a_sender_over_budget_is_told_once_and_oversized_or_deep_bodies_are_refused() -> None:
+    api_port, port = free_port(), free_port()
+    telegram = Telegram(f"http://127.0.0.1:{api_port}",
+                        f"http://127.0.0.1:{port}/webhooks/telegram/webhook")
+    emulator = start_telegram_emulator(port=api_port)
+    limits = {"CHANNEL_CONVERSATION_MESSAGES_PER_MINUTE": "3",
+              "CHANNEL_NEW_CONVERSATIONS": "1"}
+    try:
+        with harness({**telegram.env(), **limits}, port) as (url, lines):
+            telegram.wait_webhook(timeout=30)
+            user = TelegramUser(telegram, 5151, "Rita", "ru")
+            assert [m.shown for m in user.say("/start")] == ["echo: /greet"]
+            # a second new conversation within the window: refused, said once
+            restart = [m.shown for m in user.say("/restart")]
+            assert len(restart) == 1 and "новых чатов" in restart[0]
+            assert [m.shown for m in user.say("one")] == ["echo: one"]
+            assert [m.shown for m in user.say("two")] == ["echo: two"]
+            refused = [m.shown for m in user.say("three")]  # the 4th counted message
+            assert len(refused) == 1 and "Подождите" in refused[0], refused
+            assert user.say("four") == []  # told once per window, not once per message
+            assert [m["text"] for m in received(url) if m["sender_id"] == "tg-5151"] == \
+                ["/greet", "one", "two"]
+            # another user has a budget of their own
+            other = TelegramUser(telegram, 5252, "Ivan", "en")
+            assert [m.shown for m in other.say("hello")] == ["echo: hello"]
+
+            deep = b'{"update_id": 1, "message": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+            status, body = telegram.post_webhook({}, raw=deep)
+            assert status == 400 and "deeply" in body["error"]
+            status, body = telegram.post_webhook({}, raw=b" " * (1024 * 1024 + 1))
+            assert status == 413 and "too large" in body["error"]
+            status, body = telegram.post_webhook({}, raw=b"\xff{")
+            assert status == 400 and body["error"] == "the body must be JSON"
+        assert not [line for line in lines if "Traceback" in line], "\n".join(lines[-40:])
+    finally:
+        emulator.stop()

@@ -2,12 +2,13 @@
 
 Budgets (README, settings table):
 
-* ``CHANNEL_CONVERSATION_MESSAGES_PER_MINUTE`` [20]: one conversation (a REST sender, a
-  widget session token with all its sockets and tabs, a Telegram chat). A person types a
-  message every few seconds at most; 20 a minute leaves room for quick button presses.
-* ``CHANNEL_CLIENT_MESSAGES_PER_MINUTE`` [60]: one client (an address for REST and the
-  widget, a user id for Telegram), over all its conversations: a few people behind one
-  office or carrier NAT still fit.
+* ``CHANNEL_CONVERSATION_MESSAGES`` [20] per ``CHANNEL_MESSAGES_WINDOW_SECONDS`` [60]: one
+  conversation (a REST sender, a widget session token with all its sockets and tabs, a
+  Telegram chat). A person types a message every few seconds at most; 20 a minute leaves
+  room for quick button presses.
+* ``CHANNEL_CLIENT_MESSAGES`` [60] per ``CHANNEL_MESSAGES_WINDOW_SECONDS``: one client (an
+  address for REST and the widget, a user id for Telegram), over all its conversations: a
+  few people behind one office or carrier NAT still fit.
 * ``CHANNEL_NEW_CONVERSATIONS`` [10] per ``CHANNEL_NEW_CONVERSATIONS_SECONDS`` [600]: new
   conversations one client opens (REST senders not seen before, widget sessions without a
   valid token, Telegram ``/start`` and ``/restart``). Nobody needs more than a few new chats
@@ -40,7 +41,6 @@ import yaml
 
 from bot.channels.client_identity import EdgeSettingsError
 
-MESSAGE_WINDOW_SECONDS = 60.0
 CONVERSATION_TTL_SECONDS = 24 * 3600.0  # a conversation quiet this long counts as new again
 MEMORY_KEYS = 200_000
 KEY_PREFIX = "orbita:channel-limits:"
@@ -64,6 +64,7 @@ class LimitSettings:
     new_conversations: int = 10
     new_conversations_seconds: float = 600.0
     redis_url: str | None = None
+    messages_seconds: float = 60.0
 
 
 def _count(environ: Mapping[str, str], variable: str, default: int) -> int:
@@ -81,16 +82,21 @@ def _count(environ: Mapping[str, str], variable: str, default: int) -> int:
 
 
 def load_limits(environ: Mapping[str, str]) -> LimitSettings:
-    seconds = _count(environ, "CHANNEL_NEW_CONVERSATIONS_SECONDS", 600)
-    if seconds < 1:
-        raise EdgeSettingsError("CHANNEL_NEW_CONVERSATIONS_SECONDS must be at least 1")
+    seconds = {}
+    for variable, default in (("CHANNEL_NEW_CONVERSATIONS_SECONDS", 600),
+                              ("CHANNEL_MESSAGES_WINDOW_SECONDS", 60)):
+        seconds[variable] = _count(environ, variable, default)
+        if seconds[variable] < 1:
+            raise EdgeSettingsError(f"{variable} must be a whole number of seconds, at least 1")
     redis_url = (environ.get("CHANNEL_LIMITS_REDIS_URL") or environ.get("SOCKETIO_REDIS_URL")
                  or "").strip() or None
     return LimitSettings(
-        conversation_messages=_count(environ, "CHANNEL_CONVERSATION_MESSAGES_PER_MINUTE", 20),
-        client_messages=_count(environ, "CHANNEL_CLIENT_MESSAGES_PER_MINUTE", 60),
+        conversation_messages=_count(environ, "CHANNEL_CONVERSATION_MESSAGES", 20),
+        client_messages=_count(environ, "CHANNEL_CLIENT_MESSAGES", 60),
         new_conversations=_count(environ, "CHANNEL_NEW_CONVERSATIONS", 10),
-        new_conversations_seconds=float(seconds), redis_url=redis_url)
+        new_conversations_seconds=float(seconds["CHANNEL_NEW_CONVERSATIONS_SECONDS"]),
+        redis_url=redis_url,
+        messages_seconds=float(seconds["CHANNEL_MESSAGES_WINDOW_SECONDS"]))
 
 
 @dataclass(frozen=True)
@@ -295,12 +301,12 @@ class Limiter:
 
     def budgets(self, client: str, conversation: str | None) -> list[Budget]:
         s = self.settings
-        found = [Budget("client-messages", client, s.client_messages, MESSAGE_WINDOW_SECONDS),
+        found = [Budget("client-messages", client, s.client_messages, s.messages_seconds),
                  Budget("new-conversations", client, s.new_conversations,
                         s.new_conversations_seconds, new_only=True)]
         if conversation is not None:
             found.insert(0, Budget("conversation-messages", conversation,
-                                   s.conversation_messages, MESSAGE_WINDOW_SECONDS))
+                                   s.conversation_messages, s.messages_seconds))
         return found
 
     async def message(self, client: str, conversation: str, *, opens: bool | None = None

@@ -29,9 +29,10 @@ def test_settings_defaults_and_errors() -> None:
     assert load_limits({"SOCKETIO_REDIS_URL": "redis://r/0",
                         "CHANNEL_LIMITS_REDIS_URL": "redis://l/1"}).redis_url == "redis://l/1"
     assert load_limits({"CHANNEL_NEW_CONVERSATIONS": "0"}).new_conversations == 0
-    for variable, value in (("CHANNEL_CLIENT_MESSAGES_PER_MINUTE", "-1"),
-                            ("CHANNEL_CONVERSATION_MESSAGES_PER_MINUTE", "many"),
-                            ("CHANNEL_NEW_CONVERSATIONS_SECONDS", "0")):
+    for variable, value in (("CHANNEL_CLIENT_MESSAGES", "-1"),
+                            ("CHANNEL_CONVERSATION_MESSAGES", "many"),
+                            ("CHANNEL_NEW_CONVERSATIONS_SECONDS", "0"),
+                            ("CHANNEL_MESSAGES_WINDOW_SECONDS", "0")):
         with pytest.raises(EdgeSettingsError, match=variable):
             load_limits({variable: value})
 

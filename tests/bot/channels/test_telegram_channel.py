@@ -146,7 +146,7 @@ def test_a_sender_over_budget_is_told_once_and_oversized_or_deep_bodies_are_refu
     telegram = Telegram(f"http://127.0.0.1:{api_port}",
                         f"http://127.0.0.1:{port}/webhooks/telegram/webhook")
     emulator = start_telegram_emulator(port=api_port)
-    limits = {"CHANNEL_CONVERSATION_MESSAGES_PER_MINUTE": "3",
+    limits = {"CHANNEL_CONVERSATION_MESSAGES": "3",
               "CHANNEL_NEW_CONVERSATIONS": "1"}
     try:
         with harness({**telegram.env(), **limits}, port) as (url, lines):

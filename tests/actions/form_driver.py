@@ -39,6 +39,8 @@ class FormDriver:
     active: bool = False
     log: list[str] = field(default_factory=list)
     last_events: list[dict[str, Any]] = field(default_factory=list)
+    # What the channel puts on every message (e.g. its trusted ``client_id``).
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.slots = {name: spec.get("initial_value") for name, spec in DOMAIN["slots"].items()}
@@ -50,7 +52,7 @@ class FormDriver:
             sender_id=self.sender,
             slots=dict(self.slots),
             latest_message={"text": text, "intent": {"name": intent, "confidence": 0.99},
-                            "entities": entities, "metadata": {}},
+                            "entities": entities, "metadata": dict(self.metadata)},
             events=[],
             paused=False,
             followup_action=None,

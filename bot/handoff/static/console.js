@@ -191,6 +191,26 @@
   }
   const scheduleQueue = debounce(loadQueue, DEBOUNCE_MS);
 
+  // ---- security events: order or client locks on look-ups (bot/handoff/security_events.py)
+  const SECURITY_LABELS = { order_locked: "Order locked", client_locked: "Client locked",
+                            lookup_refused: "Look-up refused" };
+  async function loadSecurity() {
+    try {
+      const data = await api("GET", "/api/security-events");
+      const list = $("security-list");
+      const events = Array.isArray(data.events) ? data.events : [];
+      list.replaceChildren(...(events.length ? events.map((e) => h("li", {
+        cls: "security-event", attrs: { "data-event": e.event, title: e.detail } },
+        h("strong", { text: SECURITY_LABELS[e.event] || e.event }), " ",
+        h("span", { text: `${e.scope} ${e.subject}` }), " · until ",
+        timeEl(e.until), h("p", { cls: "muted", text: e.detail }))) :
+        [h("li", { cls: "empty", text: "No security events." })]));
+    } catch (err) {
+      say(`Could not load the security events: ${err.message}`, "error");
+    }
+  }
+  const scheduleSecurity = debounce(loadSecurity, DEBOUNCE_MS);
+
   function renderQueue() {
     const list = $("queue-list");
     // Keep keyboard focus on the same row/button across re-renders.
@@ -737,12 +757,14 @@
       scheduleQueue();
     } else if (event.type === "alert") {
       onAlert(event);
+    } else if (event.type === "security") {
+      scheduleSecurity();
     }
   }
 
   async function refreshAll() {
     try { await loadMe(); } catch (err) { say(err.message, "error"); }
-    await Promise.all([loadQueue(), loadTicket()]);
+    await Promise.all([loadQueue(), loadTicket(), loadSecurity()]);
   }
 
   // ---- the pickup-target rule: alerts, highlight, sound -------------------------------------
@@ -994,6 +1016,7 @@
     }
     renderSound();
     await loadQueue();
+    loadSecurity();
     followHash();
     // A link to a chat (#ticket-12) pasted or clicked while the console is open opens it.
     window.addEventListener("hashchange", followHash);

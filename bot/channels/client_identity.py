@@ -182,7 +182,8 @@ def loads(body: bytes, max_bytes: int = MAX_BODY_BYTES,
 
 def metadata_size(metadata: Any) -> int:
     """The serialized size of ``metadata``, in bytes (as it would be stored)."""
-    return len(json.dumps(metadata, ensure_ascii=False, separators=(",", ":")).encode())
+    text = json.dumps(metadata, ensure_ascii=False, separators=(",", ":"))
+    return len(text.encode("utf-8", "surrogatepass"))  # an unpaired surrogate is 3 bytes
 
 
 @dataclass(frozen=True)

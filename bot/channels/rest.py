@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -35,34 +34,15 @@ from sanic.response import HTTPResponse
 
 from bot.channels import rate_limits
 from bot.channels.client_identity import (
-    MAX_BODY_BYTES,
-    MAX_METADATA_BYTES,
-    BadBody,
     EdgeSettingsError,
     Identity,
     client_metadata,
     language_of,
-    loads,
-    metadata_size,
 )
+from bot.channels.rest_checks import check_body, sender_problem
 
 log = logging.getLogger(__name__)
 
-SENDER_RE = re.compile(r"[\w.:@+-]{1,128}")  # used with fullmatch: no "\n" after the id
-# Conversation ids of the other channels: REST may neither write to nor read from them
-# (a Telegram chat id is easy to guess; the widget's ids are the widget's to give out).
-RESERVED_PREFIXES = ("web-", "tg-")
-
-
-def sender_problem(sender: object) -> str | None:
-    """Why ``sender`` cannot be a REST conversation id, or None if it can."""
-    if not isinstance(sender, str) or not SENDER_RE.fullmatch(sender):
-        return "'sender' is required: 1 to 128 letters, digits or . _ - : @ +"
-    if sender.lower().startswith(RESERVED_PREFIXES):
-        return (f"'sender' must not start with {' or '.join(RESERVED_PREFIXES)}: those are "
-                "the website widget's and Telegram's conversations")
-    return None
-MAX_MESSAGE_CHARS = 4000
 MAX_WAIT_SECONDS = 25.0
 POLL_SECONDS = 0.25
 PUSHED_FROM = ("agent", "system")
@@ -100,32 +80,9 @@ def error(status: int, message: str) -> HTTPResponse:
 
 def parse(request: Request) -> tuple[dict[str, Any] | None, HTTPResponse | None]:
     """The checked request body, or the error response to send instead."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        return None, error(413, f"the request body is too large: at most {MAX_BODY_BYTES} "
-                                "bytes")
-    try:
-        body = loads(request.body or b"")
-    except BadBody as exc:
-        return None, error(exc.status, str(exc))
-    if not isinstance(body, dict):
-        return None, error(400, "the request body must be a JSON object")
-    problem = sender_problem(body.get("sender"))
-    if problem:
-        return None, error(400, problem)
-    message = body.get("message")
-    if not isinstance(message, str):
-        return None, error(400, "'message' is required and must be a string")
-    if not message.strip():
-        return None, error(400, "'message' is empty")
-    if len(message) > MAX_MESSAGE_CHARS:
-        return None, error(413, f"'message' is too long: at most {MAX_MESSAGE_CHARS} characters")
-    metadata = body.get("metadata")
-    if metadata is not None and not isinstance(metadata, dict):
-        return None, error(400, "'metadata' must be a JSON object")
-    if metadata and metadata_size(metadata) > MAX_METADATA_BYTES:
-        return None, error(413, f"'metadata' is too large: at most {MAX_METADATA_BYTES} bytes "
-                                "as JSON")
+    body, refusal = check_body(request.body or b"", request.headers.get("content-length"))
+    if refusal is not None:
+        return None, error(*refusal)
     return body, None
 
 

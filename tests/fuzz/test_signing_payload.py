@@ -3,7 +3,6 @@ api._check_payload) under arbitrary input."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest

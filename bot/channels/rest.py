@@ -32,7 +32,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels import rate_limits
+from bot.channels import rate_limits, typed_commands
 from bot.channels.client_identity import (
     EdgeSettingsError,
     Identity,
@@ -143,10 +143,14 @@ class StrictRestInput(RestInput):
                     {"error": rate_limits.refusal_text(language, verdict),
                      "retry_after": verdict.retry_seconds, "limit": verdict.refused_by},
                     status=429, headers={"Retry-After": str(verdict.retry_seconds)})
+            text = body["message"]
+            if typed_commands.is_shorthand(text):
+                tracker = await request.app.ctx.agent.tracker_store.retrieve(sender)
+                text = typed_commands.guarded(text, typed_commands.offered_payloads(tracker))
             collector = CollectingOutputChannel()
             try:
                 await on_new_message(UserMessage(
-                    body["message"], collector, sender,
+                    text, collector, sender,
                     input_channel=self.name(), metadata=metadata,
                 ))
             except Exception:  # a customer never sees a traceback

@@ -51,7 +51,7 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels import rate_limits, sanic_compat
+from bot.channels import rate_limits, sanic_compat, typed_commands
 from bot.channels import widget_protocol as protocol
 from bot.channels.client_identity import EdgeSettingsError, Identity
 from bot.channels.tracker_events import has_user_message
@@ -269,6 +269,10 @@ class WidgetInput(SocketIOInput):
         now = time.time()
         await sio.emit("user_echo", protocol.user_message(text, now, client_id, metadata),
                        room=conversation, skip_sid=sid)
+        if typed_commands.is_shorthand(text):
+            store = self._tracker_store()
+            tracker = await store.retrieve(conversation) if store is not None else None
+            text = typed_commands.guarded(text, typed_commands.offered_payloads(tracker))
         message = UserMessage(text, WidgetOutput(sio, self.recent), conversation,
                               input_channel=self.name(), message_id=client_id,
                               metadata=metadata)

@@ -30,7 +30,7 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import Bot
@@ -43,11 +43,12 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels import rate_limits
+from bot.channels import rate_limits, typed_commands
 from bot.channels.client_identity import BadBody, EdgeSettingsError, Identity, loads
 from bot.channels.telegram_format import inline_keyboard, render
 from bot.channels.telegram_settings import SettingsError, TelegramSettings, load_settings
 from bot.channels.telegram_updates import (
+    COMMANDS,
     BadUpdate,
     Incoming,
     RecentUpdates,
@@ -67,7 +68,6 @@ REQUEST_TIMEOUT_SECONDS = 20
 RETRY_FIRST_SECONDS = 2.0
 RETRY_MAX_SECONDS = 300.0
 RETRY_AFTER_MAX_SECONDS = 30
-OFFERED_LOOKBACK_EVENTS = 60
 # aiohttp's words for a request on a kept-alive connection the server had closed: the
 # request was not taken, so sending it again cannot double a message.
 STALE_CONNECTION = ("Can not write request body", "ServerDisconnectedError")
@@ -153,16 +153,6 @@ class TelegramChannelOutput(TelegramOutput):
     async def aclose(self) -> None:
         if self._session is not None and not self._session.closed:
             await self._session.close()
-
-
-def _offered_payloads(tracker: Any) -> Iterator[str]:
-    """Payloads of the buttons the assistant offered lately, newest first."""
-    events = list(tracker.events)[-OFFERED_LOOKBACK_EVENTS:] if tracker is not None else []
-    for event in reversed(events):
-        if getattr(event, "type_name", None) == "bot":
-            for button in (getattr(event, "data", None) or {}).get("buttons") or []:
-                if isinstance(button, dict) and button.get("payload") is not None:
-                    yield str(button["payload"])
 
 
 class TelegramChannel(TelegramInput):
@@ -289,11 +279,14 @@ class TelegramChannel(TelegramInput):
         text: str | None = incoming.text
         if incoming.kind == "button":
             text = resolve_button(incoming.text, incoming.button_title,
-                                  _offered_payloads(tracker))
+                                  typed_commands.offered_payloads(tracker))
             if text is None:
                 log.warning("Telegram update %d: button %r of %s is unknown and has no "
                             "title", incoming.update_id, incoming.text, incoming.sender_id)
                 return
+        if incoming.kind == "button" or text not in COMMANDS.values():
+            # what the customer typed or a button's data (which a client can forge)
+            text = typed_commands.guarded(text, typed_commands.offered_payloads(tracker))
         metadata = {**incoming.metadata(), "client_id": self._client(incoming)}
         await on_new_message(UserMessage(
             text, output, incoming.sender_id, input_channel=self.name(),

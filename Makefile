@@ -6,7 +6,7 @@ N ?= 2
 export RASA_TELEMETRY_ENABLED := false
 
 .PHONY: setup run run-scaled demo test lint validate train knowledge conversation-tests eval-nlu eval-routing eval-knowledge eval-sentiment \
-	bench-latency bench-load bench-soak bench-knowledge bench-handoff bench-telegram bench-widget clean
+	bench-latency bench-load bench-startup bench-soak bench-knowledge bench-handoff bench-telegram bench-widget clean
 
 setup:  ## create/update both virtual environments from the locks, seed the demo shop
 	$(PYTHON) scripts/setup.py
@@ -56,6 +56,9 @@ bench-latency:  ## REST round-trip latency of a message that runs a custom actio
 
 bench-load:  ## 1, 10, 50 concurrent customers over REST and the widget: messages/s, p50/p95/p99, errors, CPU
 	$(SVC) bench/load.py $(ARGS)
+
+bench-startup:  ## launch to ready for the whole stack and each process (3 starts), memory once ready
+	$(SVC) bench/startup.py $(ARGS)
 
 bench-soak:  ## 20 min of customers while Rasa, actions and handoff are SIGKILLed in turn: nothing lost
 	$(SVC) bench/soak.py $(ARGS)

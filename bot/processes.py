@@ -71,6 +71,12 @@ class Managed:
     process: subprocess.Popen[str]
     lines: list[str] = field(default_factory=list)
     _pump: threading.Thread | None = None
+    started_at: float = field(default_factory=time.monotonic)
+    ready_at: float | None = None  # when it first answered its readiness check
+
+    @property
+    def seconds_to_ready(self) -> float | None:
+        return None if self.ready_at is None else self.ready_at - self.started_at
 
     def start_pump(self, sink: Callable[[str], None] | None) -> None:
         def pump(stream: IO[str]) -> None:
@@ -126,10 +132,11 @@ def wait_http(managed: Managed, url: str, timeout: float,
             with urllib.request.urlopen(request, timeout=2) as response:
                 body = response.read()
                 if response.status == 200 and (ready is None or ready(body)):
+                    managed.ready_at = time.monotonic()
                     return
         except (urllib.error.URLError, OSError):
             pass
-        time.sleep(0.5)
+        time.sleep(0.2)
     raise StartError(f"{managed.name} did not become ready at {url} within {timeout:.0f} s:\n"
                      f"{managed.tail()}")
 

@@ -6,7 +6,7 @@ N ?= 2
 export RASA_TELEMETRY_ENABLED := false
 
 .PHONY: setup run run-scaled demo test lint validate train knowledge conversation-tests eval-nlu eval-routing eval-knowledge eval-sentiment \
-	bench-latency bench-load bench-startup bench-soak bench-knowledge bench-handoff bench-telegram bench-widget clean
+	bench-latency bench-load bench-startup bench-verification bench-soak bench-knowledge bench-handoff bench-telegram bench-widget clean
 
 setup:  ## create/update both virtual environments from the locks, seed the demo shop
 	$(PYTHON) scripts/setup.py
@@ -59,6 +59,9 @@ bench-load:  ## 1, 10, 50 concurrent customers over REST and the widget: message
 
 bench-startup:  ## launch to ready for the whole stack and each process (3 starts), memory once ready
 	$(SVC) bench/startup.py $(ARGS)
+
+bench-verification:  ## an attacker guessing one order's contact from many conversations and clients: attempts let through
+	$(SVC) bench/verification_attack.py $(ARGS)
 
 bench-soak:  ## 20 min of customers while Rasa, actions and handoff are SIGKILLed in turn: nothing lost
 	$(SVC) bench/soak.py $(ARGS)

@@ -23,8 +23,8 @@ demo:  ## a simulated day (200 conversations) in var/demo, then the supervisor d
 test:  ## everything CI runs: lint, data validation, training, conversation tests, pytest
 	bash scripts/test.sh
 
-lint:
-	$(SVC) -m ruff check .
+lint:  ## what CI lints: ruff, mypy in the services' environment and in Rasa's
+	bash scripts/lint.sh
 
 validate:
 	.venv-rasa/bin/python scripts/validate_data.py

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 SESSION_EXPIRATION_VAR = "SESSION_EXPIRATION_MINUTES"
 
-_original = RasaModel.load.__func__  # type: ignore[attr-defined]
+_original = RasaModel.load.__func__
 _original_processor_load = MessageProcessor._load_model
 _installed = False
 _session_minutes: float | None = None
@@ -107,7 +107,7 @@ def install(env: Mapping[str, str] | None = None) -> None:
     global _installed, _session_minutes  # noqa: PLW0603 - one patch per process
     _session_minutes = session_minutes(env)
     if not _installed:
-        RasaModel.load = classmethod(load_for_serving)  # type: ignore[method-assign,assignment]
-        MessageProcessor._load_model = staticmethod(  # type: ignore[method-assign]
+        RasaModel.load = classmethod(load_for_serving)
+        MessageProcessor._load_model = staticmethod(
             with_session_config(_original_processor_load))
         _installed = True

@@ -79,7 +79,7 @@ def install() -> None:
             f"For more information about the format visit {DOCS_BASE_URL}/custom-actions")
         raise error
 
-    RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
+    RemoteAction._validate_action_result = validate_action_result
     _installed = True
 
 

@@ -41,6 +41,8 @@ class TrackerStoreSetupError(RuntimeError):
 
 
 class SQLTrackerStore(RasaSQLTrackerStore):
+    engine: Any  # Rasa's SQLAlchemy engine, replaced by a WAL one for SQLite
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         try:
             remote_actions.install()

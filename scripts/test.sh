@@ -9,8 +9,7 @@ step() { printf '\n==> %s\n' "$*"; }
 mkdir -p results
 
 step "lint (ruff) and types (mypy)"
-.venv-services/bin/python -m ruff check .
-.venv-services/bin/python -m mypy
+bash scripts/lint.sh
 
 step "rasa data validate (strict)"
 .venv-rasa/bin/python scripts/validate_data.py

@@ -23,6 +23,8 @@ from sqlalchemy.pool import QueuePool
 
 
 class WalSQLEventBroker(SQLEventBroker):
+    engine: Any  # Rasa's SQLAlchemy engine, replaced by a WAL one for SQLite
+
     @classmethod
     async def from_endpoint_config(cls, broker_config: Any,
                                    event_loop: Any = None) -> WalSQLEventBroker:

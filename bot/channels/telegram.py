@@ -184,7 +184,7 @@ class TelegramChannel(TelegramInput):
             log.info("Telegram channel disabled: TELEGRAM_BOT_TOKEN is not set "
                      "(its webhook answers 503)")
 
-    def get_output_channel(self) -> TelegramChannelOutput | None:  # type: ignore[override]
+    def get_output_channel(self) -> TelegramChannelOutput | None:
         if not self.settings.enabled:
             return None
         if self._output is None:
@@ -276,14 +276,15 @@ class TelegramChannel(TelegramInput):
             log.info("Telegram update %d was answered before (%s): not again",
                      incoming.update_id, incoming.message_id)
             return
-        text: str | None = incoming.text
+        text = incoming.text
         if incoming.kind == "button":
-            text = resolve_button(incoming.text, incoming.button_title,
-                                  typed_commands.offered_payloads(tracker))
-            if text is None:
+            pressed = resolve_button(incoming.text, incoming.button_title,
+                                     typed_commands.offered_payloads(tracker))
+            if pressed is None:
                 log.warning("Telegram update %d: button %r of %s is unknown and has no "
                             "title", incoming.update_id, incoming.text, incoming.sender_id)
                 return
+            text = pressed
         if incoming.kind == "button" or text not in COMMANDS.values():
             # what the customer typed or a button's data (which a client can forge)
             text = typed_commands.guarded(text, typed_commands.offered_payloads(tracker))

@@ -24,7 +24,6 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.handoff.accounts import Accounts
@@ -52,6 +51,7 @@ from bot.handoff.store import (
 from bot.handoff.strings import Strings
 from bot.metrics import tables as mt
 from bot.metrics.records import Collector, MetricsStore, settled
+from bot.rasa_events import RasaEventTable
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,7 @@ DELIVERY_RETRY_MAX_SECONDS = 30.0
 SWEEP_SECONDS = 15.0
 EMAIL_ANSWER_HOURS = 24
 BACKFILL_ROWS = 300
+FEED_BATCH = 500  # events read per pass of the relay
 
 
 class ActionError(Exception):
@@ -120,6 +121,7 @@ class HandoffService:
         self.hub = hub
         self.strings = strings
         self.events_engine: AsyncEngine = create_async_engine(settings.events_db_url)
+        self.events = RasaEventTable(self.events_engine)  # the relay's and the collector's
         self._deliver = asyncio.Event()
         self._lock = asyncio.Lock()   # one queue recomputation at a time
         # Held by the feed and while a new ticket's transcript loads, so the feed never
@@ -130,7 +132,7 @@ class HandoffService:
         if metrics is not None:
             actions_engine = (create_async_engine(settings.actions_db_url)
                               if settings.actions_db_url else None)
-            self.collector = Collector(metrics, self.events_engine, actions_engine)
+            self.collector = Collector(metrics, self.events, actions_engine)
 
     # Escalations ------------------------------------------------------------------------
 
@@ -175,16 +177,8 @@ class HandoffService:
         await self._backfill(ticket)
 
     async def _backfill(self, ticket: Ticket) -> None:
-        try:
-            async with self.events_engine.connect() as conn:
-                rows = (await conn.execute(text(
-                    "SELECT id, data FROM events WHERE sender_id = :sender "
-                    "ORDER BY id DESC LIMIT :limit"),
-                    {"sender": ticket.conversation_id, "limit": BACKFILL_ROWS})).all()
-        except Exception as exc:
-            log.debug("backfill skipped: %s", exc)
-            return
-        for _row_id, data in reversed(rows):
+        rows = await self.events.latest_of(ticket.conversation_id, BACKFILL_ROWS)
+        for _row_id, data in rows or []:
             await self._apply(ticket, json.loads(data))
 
     # The feed: Rasa's events, in order ----------------------------------------------------
@@ -195,20 +189,16 @@ class HandoffService:
 
     async def _feed_once(self) -> int:
         cursor = await self.store.cursor()
-        try:
-            async with self.events_engine.connect() as conn:
-                if cursor == 0:
-                    # First start: begin at the end; older conversations are not ours.
-                    start = (await conn.execute(text("SELECT max(id) FROM events"))).scalar()
-                    await self.store.set_cursor(int(start or 0) or -1)
-                    return 0
-                rows = (await conn.execute(text(
-                    "SELECT id, sender_id, data FROM events WHERE id > :cursor "
-                    "ORDER BY id LIMIT 500"), {"cursor": max(cursor, 0)})).all()
-        except Exception as exc:
-            log.debug("event feed not readable yet: %s", exc)
+        if cursor == 0:
+            # First start: begin at the end; older conversations are not ours.
+            start = await self.events.last_id()
+            if start is not None:
+                await self.store.set_cursor(start or -1)
             return 0
-        rows = settled(rows, max(cursor, 0), time.time())
+        read = await self.events.after(max(cursor, 0), FEED_BATCH)
+        if read is None:
+            return 0
+        rows = settled(read, max(cursor, 0), time.time())
         if not rows:
             return 0
         open_tickets = await self.store.open_conversations()

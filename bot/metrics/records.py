@@ -37,6 +37,7 @@ from bot.metrics.tables import (
     MetricsBase,
     Survey,
 )
+from bot.rasa_events import RasaEventTable
 
 log = logging.getLogger(__name__)
 
@@ -236,10 +237,10 @@ def knowledge_row(row: Any) -> dict[str, Any] | None:
 class Collector:
     """Reads new rows of Rasa's broker table and the knowledge log into the record."""
 
-    def __init__(self, store: MetricsStore, events_engine: AsyncEngine,
+    def __init__(self, store: MetricsStore, events: RasaEventTable,
                  actions_engine: AsyncEngine | None) -> None:
         self.store = store
-        self.events_engine = events_engine
+        self.events = events
         self.actions_engine = actions_engine
         # The language of each conversation seen lately (None: looked up, none known yet).
         # Every later change passes through this collector, so one look-up per
@@ -263,15 +264,10 @@ class Collector:
 
     async def _rasa(self) -> int:
         cursor = await self.store.cursor("rasa")
-        try:
-            async with self.events_engine.connect() as conn:
-                rows = (await conn.execute(text(
-                    "SELECT id, sender_id, data FROM events WHERE id > :cursor "
-                    "ORDER BY id LIMIT :limit"), {"cursor": cursor, "limit": BATCH})).all()
-        except Exception as exc:
-            log.debug("event broker table not readable yet: %s", exc)
+        read = await self.events.after(cursor, BATCH)
+        if read is None:
             return 0
-        rows = settled(rows, cursor, time.time())
+        rows = settled(read, cursor, time.time())
         out: list[dict[str, Any]] = []
         for row_id, sender, data in rows:
             event = json.loads(data)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from actions.knowledge_log import KnowledgeLog, Outcome
 from bot.metrics import tables as mt
 from bot.metrics.records import Collector, MetricsStore
+from bot.rasa_events import RasaEventTable
 
 
 class Broker:
@@ -41,10 +42,10 @@ async def parts(tmp_path: Path) -> AsyncIterator[tuple[Collector, Broker, Knowle
     await store.create_schema()
     knowledge = KnowledgeLog(create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'a.db'}"))
     await knowledge.create_schema()
-    collector = Collector(store, create_async_engine(
-        f"sqlite+aiosqlite:///{tmp_path / 'events.db'}"), knowledge.engine)
+    collector = Collector(store, RasaEventTable(create_async_engine(
+        f"sqlite+aiosqlite:///{tmp_path / 'events.db'}")), knowledge.engine)
     yield collector, broker, knowledge
-    await collector.events_engine.dispose()
+    await collector.events.engine.dispose()
     await knowledge.engine.dispose()
     await store.close()
 
@@ -104,7 +105,7 @@ async def test_the_language_survives_a_restart(
     broker.publish("c3", event="user", text="привіт", input_channel="telegram",
                    parse_data={"intent": {"name": "greet", "confidence": 0.9}})
     await collector.collect_once()
-    fresh = Collector(collector.store, collector.events_engine, None)  # a restarted service
+    fresh = Collector(collector.store, collector.events, None)  # a restarted service
     broker.publish("c3", event="bot", text="Вітаю!")
     await fresh.collect_once()
     assert [r.language for r in await rows(collector)] == ["uk", "uk"]

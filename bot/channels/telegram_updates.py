@@ -22,7 +22,12 @@ from typing import Any, Literal
 
 import yaml
 
-from bot.channels.telegram_format import button_key, is_button_key
+from bot.channels.telegram_format import (
+    MAX_CALLBACK_BYTES,
+    MAX_MESSAGE_CHARS,
+    button_key,
+    is_button_key,
+)
 
 SENDER_PREFIX = "tg-"
 STRINGS_FILE = Path(__file__).parent / "strings" / "telegram.yml"
@@ -145,6 +150,11 @@ def _read_message(update_id: int, message: Mapping[str, Any]) -> Incoming:
     user, language = _user(message.get("from"))
     base = Incoming("ignored", update_id, chat_id=chat_id, language=language, user=user)
     text = message.get("text")
+    if isinstance(text, str) and len(text) > MAX_MESSAGE_CHARS:
+        # Telegram sends at most 4,096 characters: a longer text is forged, and reading
+        # it would hold Rasa's event loop for seconds (the other channels take 4,000).
+        base.reason = f"text of {len(text)} characters, over Telegram's {MAX_MESSAGE_CHARS}"
+        return base
     if isinstance(text, str) and text.strip():
         base.kind, base.text = "text", command_text(text)
         return base
@@ -164,6 +174,10 @@ def _read_callback(update_id: int, query: Mapping[str, Any]) -> Incoming:
     chat_id, chat_type = _chat(message) if isinstance(message, Mapping) else (None, "")
     if chat_id is None or not isinstance(data, str) or not data:
         return Incoming("ignored", update_id, "button press without a chat message or data",
+                        callback_query_id=query_id)
+    if len(data.encode("utf-8", "replace")) > MAX_CALLBACK_BYTES:
+        # Telegram's callback_data is 1-64 bytes: longer data is no button of this bot's
+        return Incoming("ignored", update_id, f"button data over {MAX_CALLBACK_BYTES} bytes",
                         callback_query_id=query_id)
     if chat_type != "private":
         return Incoming("ignored", update_id, f"button press in a {chat_type} chat",

@@ -117,6 +117,19 @@ def test_a_press_without_its_message_is_ignored_but_still_answered() -> None:
     assert incoming.callback_query_id == "cb2"
 
 
+def test_more_than_telegram_sends_is_ignored() -> None:
+    """Telegram sends at most 4,096 characters of text and 64 bytes of button data: more is
+    forged, and is neither read nor answered (a button press is still acknowledged)."""
+    long_text = read_update({"update_id": 12, "message": message(text="x" * 4097)})
+    assert long_text.kind == "ignored" and "4097 characters" in long_text.reason
+    assert read_update({"update_id": 13, "message": message(text="x" * 4096)}).kind == "text"
+    press = read_update({"update_id": 14, "callback_query": {
+        "id": "cb3", "from": USER, "data": "/inform" + "x" * 60,
+        "message": keyboard_message(("Yes", "/affirm"))}})
+    assert press.kind == "ignored" and press.callback_query_id == "cb3"
+    assert "64 bytes" in press.reason
+
+
 def test_a_long_payload_key_is_resolved_from_the_buttons_offered() -> None:
     payload = '/inform{"item": "' + "X" * 60 + '"}'
     key = button_key(payload)

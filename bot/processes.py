@@ -28,17 +28,33 @@ SERVICES_ENV = ROOT / ".venv-services"
 STOP_GRACE_SECONDS = 10.0
 TEST_CHANNEL_LIMITS = {"CHANNEL_CONVERSATION_MESSAGES": "100000",
                        "CHANNEL_CLIENT_MESSAGES": "100000",
-                       "CHANNEL_NEW_CONVERSATIONS": "100000"}
+                       "CHANNEL_NEW_CONVERSATIONS": "100000",
+                       # every test customer is 127.0.0.1: one address's failed look-ups
+                       # would lock all of them out (the per-order limit stays at its default)
+                       "LOOKUP_CLIENT_MAX_FAILURES": "1000"}
 
 
 class StartError(RuntimeError):
     """A process could not start; the message says which and how to fix it."""
 
 
+_HANDED_OUT: set[int] = set()  # ports free_port gave this process: none is given twice
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port free now and not handed out before by this process.
+
+    The kernel may give a port back to the next ``bind(0)`` once its socket is closed, so
+    two calls before either port is in use (a stack's three servers) could get the same one.
+    """
+    for _ in range(1000):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+    raise StartError("no free loopback port left that was not handed out already")
 
 
 def rasa_bin() -> Path:
@@ -339,8 +355,8 @@ def start_stack(folder: Path, fixed_now: str | None = None,
         "ACTIONS_DB_URL": f"sqlite+aiosqlite:///{folder / 'actions.db'}",
         "WIDGET_SESSION_SECRET": "test-" + os.urandom(16).hex(),
         # Tests and benchmarks send many conversations from loopback: the channels' rate
-        # limits (bot/channels/rate_limits.py) are set out of their way; a test of the limits
-        # sets its own in extra_env.
+        # limits (bot/channels/rate_limits.py) and the per-client look-up throttle are set out
+        # of their way; a test of the limits sets its own in extra_env.
         **TEST_CHANNEL_LIMITS,
         "LOG_LEVEL": "WARNING",
         **({"ASSISTANT_FIXED_NOW": fixed_now} if fixed_now else {}),

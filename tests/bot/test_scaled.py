@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot import processes as p
 from bot import scaled
 from bot.engines import Database
 from bot.processes import ROOT
@@ -78,3 +79,10 @@ def test_what_a_killed_run_left_running_is_found_and_stopped(tmp_path: Path) -> 
         for process in (left, kept):
             process.kill()
             process.wait()
+
+
+def test_free_ports_are_never_handed_out_twice() -> None:
+    """A stack asks for several ports before any is in use: the kernel may offer a closed
+    port again, so the launcher remembers what it gave (CI once got one port twice)."""
+    ports = [p.free_port() for _ in range(300)]
+    assert len(set(ports)) == len(ports)

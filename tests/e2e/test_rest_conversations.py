@@ -39,27 +39,34 @@ def test_order_status_after_verification(assistant: Assistant, language: str, gr
     assert slots["verified_order_id"] == "ORB-104388"
 
 
+# Each language fails on an order no other test looks up: the order's own throttle (five
+# failures an hour, in every conversation) must not lock other tests out of it.
 @pytest.mark.parametrize(
-    ("language", "ask", "locked"),
+    ("language", "ask", "locked", "order_id", "email", "secrets"),
     [
-        ("en", "where is my parcel", "For your security"),
-        ("ru", "где моя посылка", "В целях вашей безопасности"),
+        ("en", "where is my parcel", "For your security", "ORB-104301",
+         "natalia.iv@example.ru", ("Natalia", "Home Hub", "PN444555666DE", "out for delivery")),
+        ("ru", "где моя посылка", "В целях вашей безопасности", "ORB-103500",
+         "elena.sokolova@example.ru", ("Elena", "Елена", "Nova", "отмен", "cancelled")),
     ],
 )
 def test_wrong_details_disclose_nothing_then_lock(assistant: Assistant, language: str, ask: str,
-                                                  locked: str) -> None:
+                                                  locked: str, order_id: str, email: str,
+                                                  secrets: tuple[str, ...]) -> None:
     sender = new_sender(f"lock-{language}")
     assistant.send(sender, ask)
     answers = []
-    for order_id, contact in [("ORB-104217", "nobody@example.com"),
-                              ("ORB-999999", "anna.schmidt@example.com")]:
-        assistant.send(sender, order_id)
+    for asked, contact in [(order_id, "nobody@example.com"), ("ORB-999999", email)]:
+        assistant.send(sender, asked)
         answers.append(assistant.texts(sender, contact))
-    # An existing order with wrong details and a missing order get the same words.
-    assert re.sub(r"\d", "", answers[0]) == re.sub(r"\d", "", answers[1])
-    for secret in ("Anna", "Nova", "PN123456781DE", "delivered", "доставлен"):
+    # An existing order with wrong details and a missing order get the same words, but for
+    # the attempts left ("(2 attempts left)", "(1 attempt left)"), which both count down.
+    def shape(answer: str) -> str:
+        return re.sub(r"\([^)]*\d[^)]*\)", "(…)", answer)
+    assert shape(answers[0]) == shape(answers[1]) and "(…)" in shape(answers[0])
+    for secret in secrets:
         assert secret not in answers[0]
-    assistant.send(sender, "ORB-104217")
+    assistant.send(sender, order_id)
     replies = assistant.send(sender, "+49 170 0000000")
     assert locked in replies[0]["text"]
     # A person takes over (policy: a lock offers a human agent); the assistant is paused.
@@ -67,10 +74,10 @@ def test_wrong_details_disclose_nothing_then_lock(assistant: Assistant, language
     # The right details no longer help in this conversation, not even after /restart.
     # (/restart also resets the language slot, so this answer may be in English.)
     assistant.send(sender, "/restart")
-    replies = assistant.send(sender, "ORB-104217 anna.schmidt@example.com")
+    replies = assistant.send(sender, f"{order_id} {email}")
     answer = "\n".join(r.get("text", "") for r in replies)
     assert "For your security" in answer or locked in answer
-    assert "PN123456781DE" not in answer and "Nova" not in answer
+    assert not [secret for secret in secrets if secret in answer]
 
 
 @pytest.mark.parametrize(

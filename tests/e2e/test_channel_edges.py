@@ -195,20 +195,22 @@ def test_rotating_rest_senders_runs_into_the_new_conversation_budget(
 
 
 async def test_four_sockets_on_one_token_share_one_budget(limited: processes.Stack) -> None:
+    """Four tabs of one session (the old per-socket limit let each send its own budget);
+    the refusal is in the customer's language (here Ukrainian)."""
     headers = {"X-Forwarded-For": fake_ip()}
     tabs = [Visitor(limited.url) for _ in range(4)]
     try:
         await tabs[0].client.connect(limited.url, transports=["websocket"], headers=headers)
-        token = (await tabs[0].request({"token": None, "language": "en"}))["token"]
+        token = (await tabs[0].request({"token": None, "language": "uk"}))["token"]
         for tab in tabs[1:]:
             await tab.client.connect(limited.url, transports=["websocket"], headers=headers)
-            assert not (await tab.request({"token": token, "language": "en"}))["fresh"]
+            assert not (await tab.request({"token": token, "language": "uk"}))["fresh"]
         acks = await asyncio.gather(*[tab.send(text) for tab in tabs
                                       for text in ("hi", "thanks")])
         accepted = [a for a in acks if a["ok"]]
         refused = [a for a in acks if not a["ok"]]
         assert len(accepted) == 3 and len(refused) == 5, acks
-        assert all("wait" in a["error"] and a["retry_after"] >= 1 for a in refused)
+        assert all("Зачекайте" in a["error"] and a["retry_after"] >= 1 for a in refused)
         await asyncio.sleep(max(a["retry_after"] for a in refused))
         ack = await tabs[3].send("hello")
         assert ack["ok"], ack

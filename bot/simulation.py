@@ -57,6 +57,10 @@ GOODBYE = {"en": "bye", "ru": "до свидания", "uk": "до побаче�
 THANKS = {"en": "thank you", "ru": "спасибо", "uk": "дякую"}
 STATUS = {"en": "what's happening with my request to talk to someone?",
           "ru": "что с моим запросом на оператора?", "uk": "що з моїм запитом на оператора?"}
+# What a customer types to start a job (typed "/intent" shorthand is read as words).
+TRACK = {"en": "where is my order?", "ru": "где мой заказ?", "uk": "де моє замовлення?"}
+RETURN = {"en": "I want to return an item", "ru": "хочу вернуть товар",
+          "uk": "хочу повернути товар"}
 CANCEL = {"en": "cancel", "ru": "отмена", "uk": "скасувати"}
 COMMENT = {"en": "quick and clear, thanks", "ru": "быстро и понятно", "uk": "швидко і зрозуміло"}
 EMAIL_OF = {"ORB-104217": "anna.schmidt@example.com"}
@@ -333,7 +337,7 @@ class Day:
     async def _track(self, record: Record, csat: int | None, nps: int | None,
                      index: int) -> None:
         record.intent = "track_order"
-        await self.say(record, "/track_order")
+        await self.say(record, TRACK[record.language])
         await self.say(record, "ORB-104217")
         await self.say(record, EMAIL_OF["ORB-104217"])
         await self.answer_survey(record, await self.say(record, THANKS[record.language]),
@@ -396,7 +400,7 @@ class Day:
     async def _leave_mid_job(self, record: Record, csat: int | None, nps: int | None,
                              index: int) -> None:
         record.intent = "return_item"
-        await self.say(record, "/return_item")
+        await self.say(record, RETURN[record.language])
 
     async def _smalltalk(self, record: Record, csat: int | None, nps: int | None,
                          index: int) -> None:
@@ -414,7 +418,7 @@ class Day:
             try:
                 await self.say(record, "/session_start")
                 record.first_reply_seconds = None
-                await self.say(record, "/track_order")
+                await self.say(record, TRACK[record.language])
                 await self.say(record, "ORB-104217")
                 await self.say(record, EMAIL_OF["ORB-104217"])
             except Exception as exc:

@@ -7,7 +7,9 @@ pass such a message on unchanged only when it is:
 
 - the payload of a button the assistant offered in this conversation lately (the last
   ``LOOKBACK_EVENTS`` events of the tracker, which every Rasa process shares), or
-- a public command every customer may send at any time: ``/restart`` (start over) and
+- a public command every customer may send at any time: ``/restart`` (start over),
+  ``/session_start`` (a new session, as Rasa's own chat widgets send on opening; no more
+  than ``/restart`` can do, and a chat a person owns stays with them) and
   ``/request_human`` (the widget's "talk to a person" button).
 
 ``EXTERNAL_*`` intents are the handoff service's (sent through Rasa's authenticated
@@ -26,7 +28,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 PREFIX = "/"
-PUBLIC_COMMANDS = frozenset({"/restart", "/request_human"})
+PUBLIC_COMMANDS = frozenset({"/restart", "/session_start", "/request_human"})
 EXTERNAL_PREFIX = "/EXTERNAL_"
 LOOKBACK_EVENTS = 200
 LEADING = re.compile(r"^[\s/]+")  # "/ /inform{...}" loses both slashes

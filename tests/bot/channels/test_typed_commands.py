@@ -70,7 +70,7 @@ def test_external_intents_never_come_from_a_channel_even_if_offered() -> None:
         assert guarded(typed, offered) == typed[1:]
 
 
-@pytest.mark.parametrize("command", ["/restart", "/request_human", " /restart "])
+@pytest.mark.parametrize("command", ["/restart", "/request_human", "/session_start", " /restart "])
 def test_public_commands_pass_without_an_offer(command: str) -> None:
     assert guarded(command, []) == command.strip()
 

@@ -9,9 +9,13 @@ The product keeps a conversation in five databases:
   as JSON with its ``timestamp``); ``RASA_EVENTS_DB_URL``;
 * ``actions``: the action server's records (``knowledge_turns``, ``handoff_outbox``,
   ``lookup_failures``); ``ACTIONS_DB_URL``;
-* ``handoff``: the queue (``tickets`` and their ``messages``); ``HANDOFF_DB_URL``;
+* ``handoff``: the queue (``tickets``, their ``messages`` and pending pickup alerts) and
+  the security events of failed verifications; ``HANDOFF_DB_URL``;
 * ``metrics``: ``metric_events`` and ``surveys``, and the ``erasure_log`` written here;
   ``METRICS_DB_URL``.
+
+Every table is listed once, with its conversation column and age rule, in the registry
+``contract/tables.py``; erasure and retention are loops over it.
 
 Stores are written upstream first (Rasa, then the action server, then the handoff
 service, then the metrics), so a record folded downstream while an erasure runs cannot
@@ -45,50 +49,34 @@ from sqlalchemy import (
     String,
     Text,
     cast,
-    column,
     delete,
     func,
     insert,
     inspect,
     select,
-    table,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.expression import TableClause
 
 from bot.handoff.settings import SettingsError
+from contract import tables
 
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 RETENTION_ACTOR = "retention job"
-OPEN_TICKETS = ("queued", "assigned")
 BROKER_BATCH = 1000
 
 # A store: an async SQLAlchemy URL, an engine the caller owns, or None (not kept).
 StoreRef = str | AsyncEngine | None
 Counts = dict[str, int]
 
-# The tables, as lightweight constructs: no metadata of the owning modules is imported, so
-# a table this module has never seen created is simply skipped.
-_TS = DateTime(timezone=True)
-TRACKER_EVENTS = table("events", column("id", Integer), column("sender_id", String),
-                       column("timestamp", Float))
-BROKER_EVENTS = table("events", column("id", Integer), column("sender_id", String),
-                      column("data", Text))
-KNOWLEDGE_TURNS = table("knowledge_turns", column("conversation_id", String),
-                        column("created_at", _TS))
-HANDOFF_OUTBOX = table("handoff_outbox", column("conversation_id", String),
-                       column("delivered_at", _TS))
-LOOKUP_FAILURES = table("lookup_failures", column("conversation_id", String),
-                        column("updated_at", _TS))
-TICKETS = table("tickets", column("id", Integer), column("conversation_id", String),
-                column("status", String), column("created_at", _TS),
-                column("resolved_at", _TS))
-MESSAGES = table("messages", column("ticket_id", Integer))
-METRIC_EVENTS = table("metric_events", column("conversation_id", String), column("at", _TS))
-SURVEYS = table("surveys", column("conversation_id", String), column("asked_at", _TS))
+# The tables come from the registry (contract/tables.py); these names stay for callers.
+TRACKER_EVENTS = tables.by_key("tracker.events").rows
+BROKER_EVENTS = tables.by_key("broker.events").rows
+TICKETS = tables.TICKETS.rows
 
 
 class _Base(DeclarativeBase):
@@ -251,7 +239,8 @@ async def _delete(conn: AsyncConnection, statement: Any) -> int:
 # Erasing one conversation ---------------------------------------------------------------
 
 async def erase_conversation(stores: Stores, conversation_id: str) -> Counts:
-    """Delete every row of ``conversation_id`` from every store.
+    """Delete every row of ``conversation_id`` from every table of the registry
+    (``contract.tables.CONVERSATION_TABLES``), store by store, upstream first.
 
     Returns the rows deleted per ``"store.table"``; a store not kept and a table not
     created yet are left out (they hold nothing). Tickets are deleted whatever their
@@ -259,68 +248,70 @@ async def erase_conversation(stores: Stores, conversation_id: str) -> Counts:
     """
     if not conversation_id:
         raise ValueError("conversation_id is empty")
-    cid = conversation_id
+    return await _each_table(stores, lambda entry, present: _of_conversation(
+        entry, present, conversation_id))
+
+
+def _of_conversation(entry: tables.ConversationTable, present: set[str],
+                     conversation_id: str) -> Any:
+    """The delete of ``entry``'s rows of one conversation, or None (nothing to reach)."""
+    if entry.conversation is not None:
+        return delete(entry.rows).where(entry.rows.c[entry.conversation] == conversation_id)
+    parent = tables.by_key(f"{entry.store}.{entry.parent}")
+    if parent.name not in present or parent.conversation is None:
+        return None
+    chosen = select(parent.rows.c.id).where(
+        parent.rows.c[parent.conversation] == conversation_id).scalar_subquery()
+    return delete(entry.rows).where(entry.rows.c[str(entry.parent_key)].in_(chosen))
+
+
+async def _each_table(stores: Stores, statement: Callable[[tables.ConversationTable, set[str]],
+                                                          Any]) -> Counts:
+    """Run ``statement(entry, tables present)`` for every registered table a store has, one
+    transaction per store, upstream stores first; the rows deleted per ``store.table``."""
     counts: Counts = {}
-    async with _engine(stores.tracker) as engine:
-        if engine is not None:
-            async with engine.begin() as conn:
-                if "events" in await _tables(conn):
-                    counts["tracker.events"] = await _delete(
-                        conn, delete(TRACKER_EVENTS).where(TRACKER_EVENTS.c.sender_id == cid))
-    async with _engine(stores.broker) as engine:
-        if engine is not None:
-            async with engine.begin() as conn:
-                if "events" in await _tables(conn):
-                    counts["broker.events"] = await _delete(
-                        conn, delete(BROKER_EVENTS).where(BROKER_EVENTS.c.sender_id == cid))
-    async with _engine(stores.actions) as engine:
-        if engine is not None:
+    for store in tables.STORES:
+        async with _engine(getattr(stores, store)) as engine:
+            if engine is None:
+                continue
             async with engine.begin() as conn:
                 present = await _tables(conn)
-                for name, rows in (("knowledge_turns", KNOWLEDGE_TURNS),
-                                   ("handoff_outbox", HANDOFF_OUTBOX),
-                                   ("lookup_failures", LOOKUP_FAILURES)):
-                    if name in present:
-                        counts[f"actions.{name}"] = await _delete(
-                            conn, delete(rows).where(rows.c.conversation_id == cid))
-    async with _engine(stores.handoff) as engine:
-        if engine is not None:
-            async with engine.begin() as conn:
-                counts.update(await _delete_tickets(conn, TICKETS.c.conversation_id == cid))
-    async with _engine(stores.metrics) as engine:
-        if engine is not None:
-            async with engine.begin() as conn:
-                present = await _tables(conn)
-                for name, rows in (("metric_events", METRIC_EVENTS), ("surveys", SURVEYS)):
-                    if name in present:
-                        counts[f"metrics.{name}"] = await _delete(
-                            conn, delete(rows).where(rows.c.conversation_id == cid))
+                for entry in tables.in_store(store):
+                    if entry.name not in present:
+                        continue
+                    deleted = await _run(conn, statement(entry, present))
+                    if deleted is not None:
+                        counts[entry.key] = deleted
     return counts
 
 
-async def _delete_tickets(conn: AsyncConnection, condition: Any) -> Counts:
-    """Tickets matching ``condition`` and their messages (messages first: foreign key)."""
-    present = await _tables(conn)
-    if "tickets" not in present:
-        return {}
-    counts: Counts = {}
-    chosen = select(TICKETS.c.id).where(condition).scalar_subquery()
-    if "messages" in present:
-        counts["handoff.messages"] = await _delete(
-            conn, delete(MESSAGES).where(MESSAGES.c.ticket_id.in_(chosen)))
-    counts["handoff.tickets"] = await _delete(conn, delete(TICKETS).where(condition))
-    return counts
+async def _run(conn: AsyncConnection, made: Any) -> int | None:
+    """Rows deleted by ``made`` (a delete, a broker purge), or None when it is None."""
+    if made is None:
+        return None
+    if isinstance(made, _BrokerPurge):
+        return await _purge_broker(conn, made.epoch)
+    return await _delete(conn, made)
+
+
+@dataclass(frozen=True)
+class _BrokerPurge:
+    """Old broker events: their time is inside the JSON (see ``_purge_broker``)."""
+
+    epoch: float
 
 
 # Retention ------------------------------------------------------------------------------
 
 async def purge_older_than(stores: Stores, cutoff: datetime) -> Counts:
-    """The retention rule: delete what is older than ``cutoff``, row by row, in every store.
+    """The retention rule: delete what is older than ``cutoff``, row by row, in every table
+    of the registry, by its age rule (``contract.tables.AgeRule``):
 
     * tracker store and event broker: events whose ``timestamp`` is before the cutoff (a
       conversation that went on past it keeps its newer events);
     * handoff: tickets resolved or abandoned (any state but queued/assigned) before the
-      cutoff, with all their messages; an open ticket is never touched, however old;
+      cutoff, with all their messages and alerts; an open ticket is never touched, however
+      old; security events received before the cutoff;
     * actions: knowledge turns created, escalation outbox rows *delivered* (an undelivered
       escalation is kept until it is delivered) and look-up failure counts last updated
       before the cutoff;
@@ -329,45 +320,30 @@ async def purge_older_than(stores: Stores, cutoff: datetime) -> Counts:
     The erasure log itself is kept: it holds no content.
     """
     cutoff = _utc(cutoff)
-    epoch = cutoff.timestamp()
-    counts: Counts = {}
-    async with _engine(stores.tracker) as engine:
-        if engine is not None:
-            async with engine.begin() as conn:
-                if "events" in await _tables(conn):
-                    counts["tracker.events"] = await _delete(
-                        conn, delete(TRACKER_EVENTS).where(TRACKER_EVENTS.c.timestamp < epoch))
-    async with _engine(stores.broker) as engine:
-        if engine is not None:
-            async with engine.begin() as conn:
-                if "events" in await _tables(conn):
-                    counts["broker.events"] = await _purge_broker(conn, epoch)
-    async with _engine(stores.actions) as engine:
-        if engine is not None:
-            async with engine.begin() as conn:
-                present = await _tables(conn)
-                for rows, moment in ((KNOWLEDGE_TURNS, KNOWLEDGE_TURNS.c.created_at),
-                                     (HANDOFF_OUTBOX, HANDOFF_OUTBOX.c.delivered_at),
-                                     (LOOKUP_FAILURES, LOOKUP_FAILURES.c.updated_at)):
-                    if rows.name in present:
-                        counts[f"actions.{rows.name}"] = await _delete(
-                            conn, delete(rows).where(moment < cutoff))
-    async with _engine(stores.handoff) as engine:
-        if engine is not None:
-            async with engine.begin() as conn:
-                closed = ~TICKETS.c.status.in_(OPEN_TICKETS)
-                ended = func.coalesce(TICKETS.c.resolved_at, TICKETS.c.created_at) < cutoff
-                counts.update(await _delete_tickets(conn, closed & ended))
-    async with _engine(stores.metrics) as engine:
-        if engine is not None:
-            async with engine.begin() as conn:
-                present = await _tables(conn)
-                for rows, moment in ((METRIC_EVENTS, METRIC_EVENTS.c.at),
-                                     (SURVEYS, SURVEYS.c.asked_at)):
-                    if rows.name in present:
-                        counts[f"metrics.{rows.name}"] = await _delete(
-                            conn, delete(rows).where(moment < cutoff))
-    return counts
+    return await _each_table(stores, lambda entry, present: _older_than(entry, present,
+                                                                         cutoff))
+
+
+def _closed_before(rows: TableClause, cutoff: datetime) -> Any:
+    closed = ~rows.c.status.in_(tables.OPEN_TICKETS)
+    return closed & (func.coalesce(rows.c.resolved_at, rows.c.created_at) < cutoff)
+
+
+def _older_than(entry: tables.ConversationTable, present: set[str], cutoff: datetime) -> Any:
+    rows = entry.rows
+    if entry.age == "epoch":
+        return delete(rows).where(rows.c[str(entry.age_column)] < cutoff.timestamp())
+    if entry.age == "json-timestamp":
+        return _BrokerPurge(cutoff.timestamp())
+    if entry.age == "datetime":
+        return delete(rows).where(rows.c[str(entry.age_column)] < cutoff)
+    if entry.age == "closed-ticket":
+        return delete(rows).where(_closed_before(rows, cutoff))
+    parent = tables.by_key(f"{entry.store}.{entry.parent}")
+    if parent.name not in present:
+        return None
+    chosen = select(parent.rows.c.id).where(_closed_before(parent.rows, cutoff))
+    return delete(rows).where(rows.c[str(entry.parent_key)].in_(chosen.scalar_subquery()))
 
 
 async def _purge_broker(conn: AsyncConnection, epoch: float) -> int:

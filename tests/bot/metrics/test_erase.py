@@ -26,8 +26,9 @@ from actions.handoff_outbox import HandoffOutbox, OutboxRow
 from actions.knowledge_log import KnowledgeLog, Outcome
 from actions.lookup_guard import LookupGuard
 from bot.handoff.payload import Escalation
+from bot.handoff.security_events import SecurityEventRow
 from bot.handoff.settings import SettingsError
-from bot.handoff.store import TicketStore, create_schema, open_database
+from bot.handoff.store import PendingAlert, TicketStore, create_schema, open_database
 from bot.metrics import erase
 from bot.metrics.erase import RetentionJob, RetentionSettings, Stores
 from bot.metrics.tables import CUSTOMER_MESSAGE, MetricEvent, MetricsBase, Survey
@@ -119,15 +120,18 @@ class World:
                    ("actions", "handoff_outbox"): "conversation_id",
                    ("actions", "lookup_failures"): "conversation_id",
                    ("handoff", "tickets"): "conversation_id",
+                   ("handoff", "security_events"): "conversation_id",
                    ("metrics", "metric_events"): "conversation_id",
                    ("metrics", "surveys"): "conversation_id"}
         found: dict[str, dict[str, int]] = {}
         for cid in CONVERSATIONS:
             rows = {f"{store}.{table}": await self.count(store, table, f"{col} = :cid", cid=cid)
                     for (store, table), col in columns.items()}
-            rows["handoff.messages"] = await self.count(
-                "handoff", "messages",
-                "ticket_id IN (SELECT id FROM tickets WHERE conversation_id = :cid)", cid=cid)
+            for child in ("messages", "pending_alerts"):
+                rows[f"handoff.{child}"] = await self.count(
+                    "handoff", child,
+                    "ticket_id IN (SELECT id FROM tickets WHERE conversation_id = :cid)",
+                    cid=cid)
             found[cid] = rows
         return found
 
@@ -162,6 +166,15 @@ async def fill_handoff(url: str) -> None:
                                     at=start + timedelta(minutes=1), to_customer=True)
             if cid != "waiting":
                 await store.resolve(ticket.id, None, start + timedelta(minutes=5))
+            async with db.sessions.begin() as session:
+                # an alert still to post (left when a ticket is closed in a race) and the
+                # security event of a lock that refused this conversation
+                session.add(PendingAlert(ticket_id=ticket.id, raised_at=start, attempts=1,
+                                         next_attempt_at=start))
+                session.add(SecurityEventRow(
+                    event_id=f"sec-{cid}-{number}", event="lookup_refused", scope="order",
+                    subject="ORB-104217", until=start.isoformat(), failures=5,
+                    conversation_id=cid, channel="rest", detail="", received_at=start))
     await db.engine.dispose()
 
 
@@ -203,6 +216,8 @@ def expected_rows(sessions: int, ticket_open: bool = False) -> dict[str, int]:
             "actions.knowledge_turns": sessions, "actions.handoff_outbox": 1,
             "actions.lookup_failures": 1, "handoff.tickets": 1 if ticket_open else sessions,
             "handoff.messages": 2 if ticket_open else 2 * sessions,
+            "handoff.pending_alerts": 1 if ticket_open else sessions,
+            "handoff.security_events": sessions,
             "metrics.metric_events": sessions, "metrics.surveys": sessions}
 
 
@@ -263,6 +278,7 @@ async def test_retention_deletes_old_rows_and_keeps_recent_ones_and_open_tickets
     # still waiting in the outbox; everything else of that conversation is old.
     assert after["waiting"] == {**{key: 0 for key in expected_rows(1)},
                                 "handoff.tickets": 1, "handoff.messages": 2,
+                                "handoff.pending_alerts": 1,
                                 "actions.handoff_outbox": 1}
     removed = {key: sum(before[cid][key] - after[cid][key] for cid in CONVERSATIONS)
                for key in expected_rows(1)}

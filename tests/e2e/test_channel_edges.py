@@ -11,6 +11,7 @@ test stack) and trusts no proxy.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 import urllib.request
@@ -65,8 +66,15 @@ def user_events(url: str, token: str, sender: str) -> list[dict[str, Any]]:
     return [e for e in tracker(url, token, sender)["events"] if e["event"] == "user"]
 
 
+_CLIENTS = itertools.count(1)
+
+
 def fake_ip() -> str:
-    return f"198.51.100.{uuid.uuid4().int % 250 + 1}, 203.0.113.{uuid.uuid4().int % 250 + 1}"
+    """A client address no other test in this module has used: the budgets are per client
+    (the right-most untrusted hop), so two tests drawing the same one at random shared a
+    budget and the later one was refused."""
+    n = next(_CLIENTS)
+    return f"198.51.100.{n % 250 + 1}, 203.0.{113 + n // 250}.{n % 250 + 1}"
 
 
 # On the session's stack ---------------------------------------------------------------------

@@ -34,6 +34,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from contract.addresses import Network, client_address
+from contract.addresses import address as _address
+
 LANGUAGES = ("en", "ru", "uk")
 CLIENT_KEY = "client"          # where a client's own metadata goes
 MAX_BODY_BYTES = 64 * 1024     # a REST request body: a 4,000-character message of emoji
@@ -42,8 +45,6 @@ MAX_METADATA_BYTES = 4 * 1024  # a REST client's metadata, serialized
 MAX_JSON_DEPTH = 8             # objects/arrays inside one another in a request body
 HASH_HEX_CHARS = 32
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class EdgeSettingsError(ValueError):
@@ -87,32 +88,6 @@ def client_id_key(environ: Mapping[str, str]) -> bytes:
 
 
 # Client identity ----------------------------------------------------------------------------
-
-def _address(value: str) -> Address | None:
-    try:
-        return ipaddress.ip_address(value.strip().strip("[]"))
-    except ValueError:
-        return None
-
-
-def _trusted(value: str, proxies: tuple[Network, ...]) -> bool:
-    address = _address(value)
-    return address is not None and any(address in network for network in proxies)
-
-
-def client_address(peer: str | None, forwarded_for: str | None,
-                   proxies: tuple[Network, ...]) -> str:
-    """The client of a request: the peer, or, when the peer is a trusted proxy, the
-    nearest address in ``X-Forwarded-For`` that is not a trusted proxy itself."""
-    client = (peer or "unknown")[:64]
-    if not proxies or not forwarded_for or not _trusted(client, proxies):
-        return client
-    for hop in reversed([h.strip() for h in forwarded_for.split(",") if h.strip()]):
-        if not _trusted(hop, proxies):
-            return hop[:64]
-        client = hop[:64]
-    return client
-
 
 def client_id(key: bytes, kind: str, value: object) -> str:
     """``<kind>:<hex>``: a keyed hash of an address (``ip``) or Telegram user id (``tg``)."""

@@ -30,10 +30,10 @@ from bot.handoff.throttle import (
     DEVICE_COOKIE,
     DEVICE_COOKIE_DAYS,
     LoginThrottle,
-    client_address,
     device_of,
     new_device_cookie,
 )
+from contract.addresses import client_address
 
 log = logging.getLogger(__name__)
 

@@ -42,6 +42,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.handoff.store import Database, LoginThrottleRow, aware, utcnow
+from contract.addresses import Network
 
 DEVICE_COOKIE = "handoff_device"
 DEVICE_COOKIE_DAYS = 180
@@ -49,7 +50,6 @@ PRUNE_EVERY_SECONDS = 600.0
 REPORT_EVERY_SECONDS = 60.0
 MAX_COOKIE_CHARS = 200
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
@@ -94,32 +94,6 @@ def parse_networks(values: Iterable[str]) -> tuple[Network, ...]:
     """``HANDOFF_TRUSTED_PROXIES`` entries (addresses or CIDR blocks); ValueError if bad."""
     return tuple(ipaddress.ip_network(value.strip(), strict=False)
                  for value in values if value.strip())
-
-
-def _address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(value.strip().strip("[]"))
-    except ValueError:
-        return None
-
-
-def _trusted(value: str, proxies: tuple[Network, ...]) -> bool:
-    address = _address(value)
-    return address is not None and any(address in network for network in proxies)
-
-
-def client_address(peer: str | None, forwarded_for: str | None,
-                   proxies: tuple[Network, ...]) -> str:
-    """The client of a request: the peer, or, when the peer is a trusted proxy, the
-    nearest address in ``X-Forwarded-For`` that is not a trusted proxy itself."""
-    client = (peer or "unknown")[:64]
-    if not proxies or not forwarded_for or not _trusted(client, proxies):
-        return client
-    for hop in reversed([h.strip() for h in forwarded_for.split(",") if h.strip()]):
-        if not _trusted(hop, proxies):
-            return hop[:64]
-        client = hop[:64]
-    return client
 
 
 # Browsers where an agent logged in before ---------------------------------------------------

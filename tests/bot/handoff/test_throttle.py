@@ -26,11 +26,11 @@ from bot.handoff.store import Database, open_database
 from bot.handoff.throttle import (
     LoginThrottle,
     ThrottleSettings,
-    client_address,
     device_of,
     new_device_cookie,
     parse_networks,
 )
+from contract.addresses import client_address
 from tests.bot.handoff.clocks import Clock
 from tests.bot.handoff.conftest import app_env
 

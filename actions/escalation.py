@@ -13,7 +13,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 
 from actions.runtime import Runtime
-from bot.handoff.payload import (
+from contract.payload import (
     REASONS,
     OrderInfo,
     OrderItemInfo,

@@ -33,7 +33,7 @@ from actions.escalation import (
 )
 from actions.lookup_locks import THROTTLE_SLOT, lock_note
 from actions.runtime import get_runtime
-from bot.handoff.payload import Escalation, Reason
+from contract.payload import Escalation, Reason
 
 # What the customer hears first, for the reasons whose trigger said nothing yet.
 LEAD_INS = {"negative_sentiment": "utter_handoff_sorry", "unresolved": "utter_handoff_unresolved"}

@@ -2,7 +2,7 @@
 
 ``action_human_handoff`` writes the escalation to the ``handoff_outbox`` table in the
 same database as the rest of the action server's state, then wakes the sender. The sender
-POSTs it, signed (``bot/handoff/signing.py``), to ``HANDOFF_WEBHOOK_URL`` and retries with
+POSTs it, signed (``contract/signing.py``), to ``HANDOFF_WEBHOOK_URL`` and retries with
 exponential back-off (1 s doubling to 60 s) until the receiver answers 2xx. The receiver is
 idempotent on ``escalation_id``, so a retry after a lost response creates no second
 ticket. Rows are leased before sending, so several action-server processes can share the
@@ -23,8 +23,8 @@ from sqlalchemy import DateTime, Integer, String, Text, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from bot.handoff.payload import Escalation, SecurityEvent
-from bot.handoff.signing import sign
+from contract.payload import Escalation, SecurityEvent
+from contract.signing import sign
 
 log = logging.getLogger(__name__)
 

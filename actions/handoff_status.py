@@ -1,6 +1,6 @@
 """Asks the handoff service where a customer's request for a person stands.
 
-A signed POST (``bot/handoff/signing.py``, the escalation webhook's secret) of
+A signed POST (``contract/signing.py``, the escalation webhook's secret) of
 ``{"conversation_id": ...}`` to ``HANDOFF_STATUS_URL``. The customer is waiting for the
 answer, so the timeout is short; an unreachable service is ``None``, never an exception.
 """
@@ -13,7 +13,7 @@ from typing import Any, TypedDict
 
 import aiohttp
 
-from bot.handoff.signing import sign
+from contract.signing import sign
 
 log = logging.getLogger(__name__)
 

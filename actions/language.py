@@ -15,7 +15,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 
 from actions.conversation import is_button_payload, latest_text
-from bot.language import choose
+from actions.language_rules import choose
 
 LANGUAGES = ("en", "ru", "uk")
 

@@ -16,7 +16,7 @@ from typing import Any
 from rasa_sdk import Tracker
 
 from actions.verification_throttle import Lock, ThrottleLimits
-from bot.handoff.payload import SECURITY_EVENT, SecurityEvent, SecurityEventKind
+from contract.payload import SECURITY_EVENT, SecurityEvent, SecurityEventKind
 
 THROTTLE_SLOT = "lookup_throttle"
 MAX_CLIENT_ID_CHARS = 200

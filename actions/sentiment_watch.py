@@ -19,7 +19,7 @@ from actions.conversation import is_button_payload, latest_text
 from actions.escalation import MAX_TRAIL, REASON_SLOT, SENTIMENT_SLOT, sentiment_trail
 from actions.runtime import get_runtime
 from actions.settings import ActionSettings
-from bot.handoff.payload import SentimentEntry
+from contract.payload import SentimentEntry
 
 MAX_SCORED_CHARS = 1000
 

@@ -12,7 +12,7 @@ carried over with ``carry_over_slots_to_new_session``, then ``action_listen``), 
 the previous session ended paused by a handoff that was never handed back, it pauses the
 new session again, so Rasa records the customer's message without answering it and the
 handoff service relays it to the agent. Its ``session_started`` is marked
-(bot/handoff/session_marker.py) so that the handoff service keeps the ticket, and the
+(contract/session_marker.py) so that the handoff service keeps the ticket, and the
 survey and the metrics count the chat as the one conversation it still is.
 
 The tracker tells whether the chat was paused; the handoff service tells whether its
@@ -34,7 +34,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.runtime import Runtime, get_runtime
-from bot.handoff.session_marker import kept_metadata
+from contract.session_marker import kept_metadata
 
 log = logging.getLogger(__name__)
 

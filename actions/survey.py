@@ -35,7 +35,7 @@ from actions.conversation import (
 from actions.escalation import REASON_SLOT
 from actions.runtime import Runtime, get_runtime
 from actions.survey_store import SurveyOffer, aware
-from bot.handoff.session_marker import continues_handoff
+from contract.session_marker import continues_handoff
 
 STEP_SLOT = "survey_step"        # "csat" | "nps" | "comment" | None: what is pending
 ID_SLOT = "survey_id"

@@ -1,4 +1,4 @@
-"""Survey answers in the metrics database (``bot/metrics/tables.py``, table ``surveys``).
+"""Survey answers in the metrics database (``contract/metrics_tables.py``, table ``surveys``).
 
 One row per conversation session, inserted when the survey is offered and updated as the
 customer answers. The unique (conversation_id, session_started_at) key is the guard
@@ -17,7 +17,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from bot.metrics.tables import MetricsBase, Survey
+from contract.metrics_tables import MetricsBase, Survey
 
 NPS_EVERY = 10
 MAX_COMMENT_CHARS = 2000

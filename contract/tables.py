@@ -16,7 +16,7 @@ created is skipped.
 
 Kept out on purpose (they hold no conversation and expire by themselves):
 ``STORES_WITHOUT_CONVERSATIONS`` lists them with the reason, so a new table must be put in
-one list or the other (``tests/test_contract_tables.py`` checks every declared table).
+one list or the other (``tests/contract/test_tables.py`` checks every declared table).
 """
 
 from __future__ import annotations

@@ -28,8 +28,8 @@ from sqlalchemy import delete, or_, select, update
 
 from bot.handoff.alerts import alert_json
 from bot.handoff.hours import pickup_clock
-from bot.handoff.signing import sign
 from bot.handoff.store import Database, PendingAlert, Ticket, aware, utcnow
+from contract.signing import sign
 
 log = logging.getLogger(__name__)
 

@@ -21,10 +21,8 @@ from aiohttp import WSMsgType, web
 
 from bot.handoff import security_events
 from bot.handoff.accounts import Accounts
-from bot.handoff.payload import REASONS, SECURITY_EVENT
 from bot.handoff.service import ActionError, HandoffService, message_json, positions, ticket_json
 from bot.handoff.settings import HandoffSettings
-from bot.handoff.signing import SignatureError, verify
 from bot.handoff.store import Agent, AgentSession, utcnow
 from bot.handoff.throttle import (
     DEVICE_COOKIE,
@@ -34,6 +32,8 @@ from bot.handoff.throttle import (
     new_device_cookie,
 )
 from contract.addresses import client_address
+from contract.payload import REASONS, SECURITY_EVENT
+from contract.signing import SignatureError, verify
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 verifications, and each conversation such a lock refused.
 
 They arrive on the escalation webhook (signed, retried by the action server's outbox, told
-apart by ``kind: "security_event"``, see ``bot/handoff/payload.py``), are stored once per
+apart by ``kind: "security_event"``, see ``contract/payload.py``), are stored once per
 ``event_id``, and the console lists the latest (``GET /api/security-events``). A lock that
 hits a conversation which never asks for a person is still seen by an agent this way.
 """

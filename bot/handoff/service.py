@@ -31,10 +31,8 @@ from bot.handoff.alert_queue import AlertQueue
 from bot.handoff.alerts import alert_json
 from bot.handoff.hours import pickup_clock, start_hours, waiting_for_hours
 from bot.handoff.hub import Hub
-from bot.handoff.payload import customer_text
 from bot.handoff.prom import HandoffMetrics
 from bot.handoff.rasa_client import RasaClient, RasaError
-from bot.handoff.session_marker import continues_handoff
 from bot.handoff.settings import HandoffSettings
 from bot.handoff.store import (
     OPEN,
@@ -49,9 +47,11 @@ from bot.handoff.store import (
     utcnow,
 )
 from bot.handoff.strings import Strings
-from bot.metrics import tables as mt
 from bot.metrics.records import Collector, MetricsStore, settled
 from bot.rasa_events import RasaEventTable
+from contract import metrics_tables as mt
+from contract.payload import customer_text
+from contract.session_marker import continues_handoff
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
-from bot.metrics.tables import (
+from contract.metrics_tables import (
     ABANDONED,
     AGENT_MESSAGE,
     BOT_MESSAGE,

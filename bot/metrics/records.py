@@ -1,4 +1,4 @@
-"""Writing and reading the service-quality record (``bot.metrics.tables``).
+"""Writing and reading the service-quality record (``contract.metrics_tables``).
 
 ``MetricsStore`` is the database; ``Collector`` folds Rasa's event broker table and the
 knowledge log into it, each from a stored cursor, so nothing is lost or counted twice
@@ -21,8 +21,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
-from bot.handoff.session_marker import continues_handoff
-from bot.metrics.tables import (
+from bot.rasa_events import RasaEventTable
+from contract.metrics_tables import (
     AGENT_MESSAGE,
     BOT_MESSAGE,
     CUSTOMER_MESSAGE,
@@ -37,7 +37,7 @@ from bot.metrics.tables import (
     MetricsBase,
     Survey,
 )
-from bot.rasa_events import RasaEventTable
+from contract.session_marker import continues_handoff
 
 log = logging.getLogger(__name__)
 

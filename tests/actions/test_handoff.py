@@ -18,7 +18,7 @@ from actions.handoff import ActionHumanHandoff
 from actions.reading import ActionReadMessage
 from actions.runtime import Runtime
 from actions.sentiment_watch import sentiment_events, should_escalate
-from bot.handoff.payload import SentimentEntry
+from contract.payload import SentimentEntry
 from sentiment.model import SentimentModel
 
 DOMAIN = yaml.safe_load((Path(__file__).parents[2] / "domain.yml").read_text())

@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestServer
 
 from actions.handoff_outbox import HandoffOutbox, backoff
 from actions.shop.sql import make_engine
-from bot.handoff.signing import SignatureError, verify
+from contract.signing import SignatureError, verify
 
 SECRET = "outbox-test-secret-0123456789"  # noqa: S105 - a test value
 

@@ -19,9 +19,9 @@ from actions.handoff_status import HandoffStatusClient
 from actions.runtime import Runtime
 from actions.session import ActionSessionStart, carried_slots, previous_session
 from actions.survey import escalation_reason, human_involved, session_of
-from bot.handoff.payload import Escalation
-from bot.handoff.session_marker import continues_handoff
-from bot.handoff.signing import SignatureError, verify
+from contract.payload import Escalation
+from contract.session_marker import continues_handoff
+from contract.signing import SignatureError, verify
 
 DOMAIN = yaml.safe_load((Path(__file__).parents[2] / "domain.yml").read_text())
 SECRET = "session-test-secret"  # noqa: S105 - a test server's own secret

@@ -19,7 +19,7 @@ from actions.handoff_status import HandoffStatusClient
 from actions.runtime import Runtime
 from actions.settings import ActionSettings, status_url_of
 from actions.status import ActionRequestStatus
-from bot.handoff.signing import SignatureError, verify
+from contract.signing import SignatureError, verify
 from tests.actions.form_driver import FormDriver, kwargs_of
 
 DOMAIN = yaml.safe_load((Path(__file__).parents[2] / "domain.yml").read_text())

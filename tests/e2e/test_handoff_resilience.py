@@ -22,8 +22,8 @@ import aiohttp
 import pytest
 
 from bot import processes
-from bot.handoff.payload import Escalation
-from bot.handoff.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from contract.payload import Escalation
+from contract.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from tests.e2e.conftest import PINNED_NOW, Assistant, Console, customer_texts, new_sender, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -109,7 +109,7 @@ def test_an_outage_of_the_handoff_service_loses_and_doubles_nothing(tmp_path: Pa
 # --- b) the escalation webhook -----------------------------------------------------------
 
 def escalation(conversation_id: str) -> Escalation:
-    """A valid webhook body (bot/handoff/payload.py), as the action server sends it."""
+    """A valid webhook body (contract/payload.py), as the action server sends it."""
     now = datetime.now(UTC).isoformat(timespec="seconds")
     return {
         "escalation_id": uuid.uuid4().hex,

@@ -35,9 +35,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot import processes
-from bot.handoff.signing import SignatureError, verify
 from bot.simulation import Console as SimConsole
 from bot.simulation import Day, Record, expected, too_close
+from contract.signing import SignatureError, verify
 from tests.e2e.conftest import PINNED_NOW, Console, wait_for
 
 TARGET = 10.0

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from bot import processes
-from bot.handoff.session_marker import continues_handoff
+from contract.session_marker import continues_handoff
 from tests.e2e.conftest import (
     PINNED_NOW,
     Assistant,

@@ -20,7 +20,7 @@ import pytest
 
 from bot import engines, scaled
 from bot import processes as p
-from bot.handoff.session_marker import continues_handoff
+from contract.session_marker import continues_handoff
 from tests import servers
 from tests.e2e.conftest import PINNED_NOW, Assistant, Console, customer_texts, new_sender, wait_for
 from tests.e2e.test_scaled import Scaled

@@ -29,7 +29,7 @@ from bot.handoff import api
 from bot.handoff.app import create_app
 from bot.handoff.quality import RangeError, parse_range
 from bot.handoff.settings import HandoffSettings
-from bot.handoff.signing import sign
+from contract.signing import sign
 from tests.bot.handoff.conftest import app_env
 from tests.fuzz.conftest import Loop, examples
 

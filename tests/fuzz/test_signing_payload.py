@@ -1,4 +1,4 @@
-"""The escalation webhook's signature and body (bot/handoff/signing.py, payload.py,
+"""The escalation webhook's signature and body (contract/signing.py, payload.py,
 api._check_payload) under arbitrary input."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from bot.handoff import api
-from bot.handoff.payload import REASONS, customer_text
-from bot.handoff.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, sign, verify
+from contract.payload import REASONS, customer_text
+from contract.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, sign, verify
 
 NOW = 1_790_000_000
 secrets_ = st.text(min_size=16, max_size=64)

@@ -17,9 +17,9 @@ from aiohttp.test_utils import TestServer
 
 from bot.handoff.accounts import Accounts
 from bot.handoff.alert_queue import AlertQueue
-from bot.handoff.signing import SignatureError, verify
 from bot.handoff.store import Agent, Database, TicketStore, aware, create_schema, open_database
 from bot.metrics.erase import Stores, erase_conversation
+from contract.signing import SignatureError, verify
 from tests.bot.handoff.clocks import T0, Clock
 from tests.bot.handoff.conftest import make_agent
 

@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from actions.handoff_outbox import HandoffOutbox
 from bot.handoff import prom
-from bot.handoff.payload import Escalation
 from bot.handoff.settings import HandoffSettings, SettingsError
 from bot.handoff.store import Database, TicketStore, create_schema, open_database
+from contract.payload import Escalation
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 

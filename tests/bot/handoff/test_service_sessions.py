@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from bot.handoff.service import HandoffService
-from bot.handoff.session_marker import kept_metadata
+from contract.session_marker import kept_metadata
 from tests.bot.handoff.test_service import Broker, escalation, kinds_and_texts, service
 
 __all__ = ["service"]  # the fixture, shared with test_service.py

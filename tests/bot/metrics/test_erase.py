@@ -25,13 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from actions.handoff_outbox import HandoffOutbox, OutboxRow
 from actions.knowledge_log import KnowledgeLog, Outcome
 from actions.lookup_guard import LookupGuard
-from bot.handoff.payload import Escalation
 from bot.handoff.security_events import SecurityEventRow
 from bot.handoff.settings import SettingsError
 from bot.handoff.store import PendingAlert, TicketStore, create_schema, open_database
 from bot.metrics import erase
 from bot.metrics.erase import RetentionJob, RetentionSettings, Stores
-from bot.metrics.tables import CUSTOMER_MESSAGE, MetricEvent, MetricsBase, Survey
+from contract.metrics_tables import CUSTOMER_MESSAGE, MetricEvent, MetricsBase, Survey
+from contract.payload import Escalation
 
 ROOT = Path(__file__).resolve().parents[3]
 RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"

@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from actions.knowledge_log import KnowledgeLog, Outcome
-from bot.metrics import tables as mt
 from bot.metrics.records import Collector, MetricsStore
 from bot.rasa_events import RasaEventTable
+from contract import metrics_tables as mt
 
 
 class Broker:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.handoff.session_marker import kept_metadata
-from bot.metrics import tables as mt
 from bot.metrics.compute import _sessions_by_id
 from bot.metrics.records import rasa_rows
-from bot.metrics.tables import MetricEvent
+from contract import metrics_tables as mt
+from contract.metrics_tables import MetricEvent
+from contract.session_marker import kept_metadata
 
 T0 = 1795000000.0
 

@@ -1,8 +1,8 @@
-"""What a person sees of a customer's message (bot/handoff/payload.py)."""
+"""What a person sees of a customer's message (contract/payload.py)."""
 
 from __future__ import annotations
 
-from bot.handoff.payload import customer_text
+from contract.payload import customer_text
 
 
 def test_typed_text_is_shown_as_typed() -> None:

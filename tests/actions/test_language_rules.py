@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.language import choose, detect
+from actions.language_rules import choose, detect
 
 
 @pytest.mark.parametrize(

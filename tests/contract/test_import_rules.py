@@ -1,0 +1,179 @@
+"""Which part may import which: each deployable part reaches another only through
+``contract/``, apart from the libraries a process runs in-process (the encoder and the
+sentiment model). Every import is read from the source (also those inside functions and
+relative ones), so a deferred import does not hide a dependency.
+
+The parts, the environment and the process each runs in:
+
+- ``rasa_plugins`` (Rasa's environment, inside the Rasa server): channels, policies, broker,
+  router, tracker and lock stores;
+- ``actions`` (services' environment, the action server);
+- ``handoff`` (services' environment, the handoff service): queue, relay, console, alerts,
+  and the service-quality metrics it serves; the reader of Rasa's event table;
+- ``knowledge`` and ``sentiment`` (services' environment): libraries the action server and
+  the handoff service load in-process;
+- ``launcher`` (either environment, no server of its own): ``python -m bot``, the process
+  supervisor, the scaled deployment, the simulated day; it starts and seeds every part;
+- ``contract``: what they share; it imports no part.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FOLDERS = ("actions", "bot", "contract", "knowledge", "sentiment")
+
+# The longest matching prefix decides ("bot" itself only for bot/__init__.py, so a new module
+# in bot/ must be given its part); every module must match one.
+PARTS = {
+    "actions": "actions",
+    "knowledge": "knowledge",
+    "sentiment": "sentiment",
+    "contract": "contract",
+    "bot.channels": "rasa_plugins",
+    "bot.policies": "rasa_plugins",
+    "bot.brokers": "rasa_plugins",
+    "bot.nlu": "rasa_plugins",
+    "bot.trackers": "rasa_plugins",
+    "bot.locks": "rasa_plugins",
+    "bot.model_loading": "rasa_plugins",
+    "bot.remote_actions": "rasa_plugins",
+    "bot.handoff": "handoff",
+    "bot.metrics": "handoff",
+    "bot.rasa_events": "handoff",
+    "bot": "launcher",
+    "bot.__main__": "launcher",
+    "bot.processes": "launcher",
+    "bot.engines": "launcher",
+    "bot.balancer": "launcher",
+    "bot.scaled": "launcher",
+    "bot.scaled_tables": "launcher",
+    "bot.simulation": "launcher",
+    "bot.demo": "launcher",
+}
+ALL_PARTS = frozenset(PARTS.values())
+MAY_IMPORT = {
+    "contract": frozenset(),
+    "rasa_plugins": frozenset(),
+    "knowledge": frozenset(),
+    "sentiment": frozenset({"knowledge"}),            # built on the e5 encoder
+    "actions": frozenset({"knowledge", "sentiment"}),  # loaded in the action server
+    "handoff": frozenset({"knowledge"}),              # question clusters use the encoder
+    "launcher": ALL_PARTS,
+}
+# Single imports allowed across parts, each with its reason.
+EXCEPTIONS = {
+    ("sentiment.__main__", "actions.settings"):
+        "the evaluation report prints what the action server's handoff triggers would do "
+        "at their configured thresholds",
+}
+
+
+def part_of(module: str) -> str | None:
+    best = max((prefix for prefix in PARTS
+                if module == prefix or (prefix != "bot" and module.startswith(prefix + "."))),
+               key=len, default=None)
+    return PARTS[best] if best else None
+
+
+def part_of_import(name: str) -> str | None:
+    """The part of an imported name, which may be a class or function in a module."""
+    while name:
+        if (found := part_of(name)) is not None:
+            return found
+        name = name.rpartition(".")[0]
+    return None
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(module: str, source: str, is_package: bool = False) -> set[str]:
+    """Every first-party module ``source`` imports, anywhere in the file."""
+    found = set()
+    package = module if is_package else module.rpartition(".")[0]
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[:len(anchor) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            # "from bot.handoff import store" imports bot.handoff.store
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return {name for name in found if name.split(".")[0] in FOLDERS}
+
+
+def violations(module: str, source: str, is_package: bool = False) -> list[str]:
+    own = part_of(module)
+    if own is None:
+        return [f"{module}: belongs to no part (add it to PARTS)"]
+    found = []
+    for name in sorted(imports_of(module, source, is_package)):
+        other = part_of_import(name)
+        if other in (own, "contract") or other in MAY_IMPORT[own]:
+            continue
+        if any(module == m and (name == target or name.startswith(target + "."))
+               for m, target in EXCEPTIONS):
+            continue
+        found.append(f"{module} ({own}) imports {name} ({other})")
+    return found
+
+
+def sources() -> list[Path]:
+    return sorted(path for folder in FOLDERS for path in (ROOT / folder).rglob("*.py"))
+
+
+def test_every_part_reaches_another_only_through_the_contract() -> None:
+    found = [problem for path in sources()
+             for problem in violations(module_name(path), path.read_text(encoding="utf-8"),
+                                       path.name == "__init__.py")]
+    assert not found, "imports across parts:\n" + "\n".join(found)
+
+
+def test_every_exception_is_still_needed() -> None:
+    used = set()
+    for path in sources():
+        module = module_name(path)
+        for name in imports_of(module, path.read_text(encoding="utf-8"),
+                               path.name == "__init__.py"):
+            used.update((m, t) for m, t in EXCEPTIONS
+                        if m == module and (name == t or name.startswith(t + ".")))
+    assert used == set(EXCEPTIONS), f"exceptions no longer used: {set(EXCEPTIONS) - used}"
+
+
+@pytest.mark.parametrize(("module", "source", "expected"), [
+    # a Rasa plugin reaching into the action server, inside a function
+    ("bot.channels.rest", "def f():\n    from actions.settings import X\n",
+     ["bot.channels.rest (rasa_plugins) imports actions.settings.X (actions)"]),
+    # the action server reaching into the handoff service by "from package import module"
+    ("actions.handoff", "from bot.handoff import store\n",
+     ["actions.handoff (actions) imports bot.handoff.store (handoff)"]),
+    # a relative import resolved against the package
+    ("bot.metrics.records", "from ..channels import rest\n",
+     ["bot.metrics.records (handoff) imports bot.channels.rest (rasa_plugins)"]),
+    # the contract imports no part
+    ("contract.payload", "import bot.handoff.store\n",
+     ["contract.payload (contract) imports bot.handoff.store (handoff)"]),
+    # allowed: the contract, the part itself, an in-process library, the launcher
+    ("actions.handoff", "from contract.payload import Escalation\nimport actions.settings\n"
+     "from knowledge.base import KnowledgeBase\n", []),
+    ("bot.scaled", "from bot import balancer, handoff\nfrom actions.runtime import r\n", []),
+    # a new module in bot/ is not silently the launcher's
+    ("bot.newthing", "", ["bot.newthing: belongs to no part (add it to PARTS)"]),
+])
+def test_the_rules_catch_what_they_should(module: str, source: str,
+                                          expected: list[str]) -> None:
+    assert violations(module, source) == expected
+
+
+def test_a_module_of_no_part_is_reported() -> None:
+    assert violations("tools.helper", "") == ["tools.helper: belongs to no part (add it to PARTS)"]

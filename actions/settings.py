@@ -8,11 +8,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from contract.settings import database_url, flag, integer, number
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _bool(value: str) -> bool:
-    return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
 @dataclass(frozen=True)
@@ -38,7 +36,7 @@ class ActionSettings:
     unresolved_limit: int = 2
     sentiment_model_file: Path = ROOT / "models" / "sentiment" / "classifier.json"
     # Service-quality record shared with the handoff service (surveys are written here).
-    metrics_db_url: str = f"sqlite+aiosqlite:///{ROOT / 'var' / 'metrics.db'}"
+    metrics_db_url: str = database_url({}, "METRICS_DB_URL")
     # Where "what's happening with my request to talk to someone?" is asked (signed POST).
     handoff_status_url: str = "http://127.0.0.1:5056/webhooks/status"
     # Failed verifications across conversations (README, "Settings"): per order number and
@@ -51,32 +49,31 @@ class ActionSettings:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> ActionSettings:
         env = dict(os.environ if env is None else env)
-        var = ROOT / "var"
         webhook_url = env.get("HANDOFF_WEBHOOK_URL", "http://127.0.0.1:5056/webhooks/escalations")
         return cls(
-            shop_db_url=env.get("SHOP_DB_URL", f"sqlite+aiosqlite:///{var / 'shop.db'}"),
-            actions_db_url=env.get("ACTIONS_DB_URL", f"sqlite+aiosqlite:///{var / 'actions.db'}"),
+            shop_db_url=database_url(env, "SHOP_DB_URL"),
+            actions_db_url=database_url(env, "ACTIONS_DB_URL"),
             policy_file=Path(env.get("SHOP_POLICY_FILE", ROOT / "demo_shop" / "policy.yml")),
             seed_file=Path(env.get("SHOP_SEED_FILE", ROOT / "demo_shop" / "orders.json")),
             catalog_file=Path(env.get("SHOP_CATALOG_FILE", ROOT / "demo_shop" / "catalog.yml")),
-            seed_on_start=_bool(env.get("SHOP_SEED_ON_START", "true")),
+            seed_on_start=flag(env, "SHOP_SEED_ON_START", True),
             shop_adapter=env.get("SHOP_ADAPTER", "actions.shop.sql:SQLShop"),
             fixed_now=_moment(env.get("ASSISTANT_FIXED_NOW", "")),
             handoff_webhook_url=webhook_url,
             handoff_secret=env.get("HANDOFF_WEBHOOK_SECRET", ""),
-            strong_negative=_number(env, "HANDOFF_STRONG_NEGATIVE", 0.6, 0.0, 1.0),
-            negative_in_a_row=int(_number(env, "HANDOFF_NEGATIVE_IN_A_ROW", 2, 1, 100)),
-            negative_threshold=_number(env, "HANDOFF_NEGATIVE_THRESHOLD", 0.6, 0.0, 1.0),
-            unresolved_limit=int(_number(env, "HANDOFF_UNRESOLVED_TURNS", 2, 1, 100)),
+            strong_negative=number(env, "HANDOFF_STRONG_NEGATIVE", 0.6, 0.0, 1.0),
+            negative_in_a_row=integer(env, "HANDOFF_NEGATIVE_IN_A_ROW", 2, 1, 100),
+            negative_threshold=number(env, "HANDOFF_NEGATIVE_THRESHOLD", 0.6, 0.0, 1.0),
+            unresolved_limit=integer(env, "HANDOFF_UNRESOLVED_TURNS", 2, 1, 100),
             sentiment_model_file=Path(env.get("SENTIMENT_MODEL_FILE",
                                               ROOT / "models" / "sentiment" / "classifier.json")),
-            metrics_db_url=env.get("METRICS_DB_URL", f"sqlite+aiosqlite:///{var / 'metrics.db'}"),
+            metrics_db_url=database_url(env, "METRICS_DB_URL"),
             handoff_status_url=env.get("HANDOFF_STATUS_URL") or status_url_of(webhook_url),
-            lookup_order_failures=_integer(env, "LOOKUP_ORDER_MAX_FAILURES", 5, 1, 1000),
-            lookup_client_failures=_integer(env, "LOOKUP_CLIENT_MAX_FAILURES", 10, 1, 1000),
-            lookup_window=timedelta(minutes=_integer(env, "LOOKUP_WINDOW_MINUTES", 60, 1,
+            lookup_order_failures=integer(env, "LOOKUP_ORDER_MAX_FAILURES", 5, 1, 1000),
+            lookup_client_failures=integer(env, "LOOKUP_CLIENT_MAX_FAILURES", 10, 1, 1000),
+            lookup_window=timedelta(minutes=integer(env, "LOOKUP_WINDOW_MINUTES", 60, 1,
                                                      7 * 24 * 60)),
-            lookup_cooling=timedelta(minutes=_integer(env, "LOOKUP_COOLING_MINUTES", 30, 1,
+            lookup_cooling=timedelta(minutes=integer(env, "LOOKUP_COOLING_MINUTES", 30, 1,
                                                       7 * 24 * 60)),
         )
 
@@ -85,32 +82,6 @@ def status_url_of(webhook_url: str) -> str:
     """The handoff service's status endpoint, next to its escalation webhook."""
     parts = urlsplit(webhook_url)
     return urlunsplit((parts.scheme, parts.netloc, "/webhooks/status", "", ""))
-
-
-def _number(env: dict[str, str], name: str, default: float, low: float, high: float) -> float:
-    raw = env.get(name, "")
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be between {low:g} and {high:g}, got {raw}")
-    return value
-
-
-def _integer(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be between {low} and {high}, got {raw}")
-    return value
 
 
 def _moment(value: str) -> datetime | None:

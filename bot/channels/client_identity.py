@@ -36,6 +36,7 @@ from typing import Any
 
 from contract.addresses import Network, client_address
 from contract.addresses import address as _address
+from contract.settings import SettingsError
 
 LANGUAGES = ("en", "ru", "uk")
 CLIENT_KEY = "client"          # where a client's own metadata goes
@@ -47,7 +48,7 @@ HASH_HEX_CHARS = 32
 
 
 
-class EdgeSettingsError(ValueError):
+class EdgeSettingsError(SettingsError):
     """A channel setting cannot work; the message names the variable to fix."""
 
 

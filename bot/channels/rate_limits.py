@@ -40,6 +40,7 @@ from typing import Any, Protocol
 import yaml
 
 from bot.channels.client_identity import EdgeSettingsError
+from contract.settings import SettingsError, integer
 
 CONVERSATION_TTL_SECONDS = 24 * 3600.0  # a conversation quiet this long counts as new again
 MEMORY_KEYS = 200_000
@@ -68,17 +69,11 @@ class LimitSettings:
 
 
 def _count(environ: Mapping[str, str], variable: str, default: int) -> int:
-    raw = environ.get(variable, "").strip()
-    if not raw:
-        return default
     try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise EdgeSettingsError(f"{variable} must be a whole number >= 0 (0 turns the limit "
-                                f"off); got {raw!r}")
-    return value
+        return integer(environ, variable, default, 0, what="a whole number >= 0",
+                       hint=" (0 turns the limit off)")
+    except SettingsError as exc:
+        raise EdgeSettingsError(str(exc)) from exc
 
 
 def load_limits(environ: Mapping[str, str]) -> LimitSettings:

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from contract.settings import SettingsError as BaseSettingsError
+
 DEFAULT_API_BASE_URL = "https://api.telegram.org"
 SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
 TOKEN_RE = re.compile(r"\d+:[A-Za-z0-9_-]+")
@@ -30,7 +32,7 @@ VARIABLES = {
 }
 
 
-class SettingsError(ValueError):
+class SettingsError(BaseSettingsError):
     """The Telegram settings cannot work; the message names the setting to fix."""
 
 

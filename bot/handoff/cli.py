@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 
 from bot.handoff.accounts import AccountError, Accounts
 from bot.handoff.app import run
-from bot.handoff.settings import ROOT, HandoffSettings, SettingsError
+from bot.handoff.settings import HandoffSettings, SettingsError
 from bot.handoff.store import ROLES, create_schema, open_database
 from bot.metrics.erase import RetentionSettings, Stores, erase_and_log
+from contract.settings import database_url
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -46,7 +47,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _db_url() -> str:
-    return os.environ.get("HANDOFF_DB_URL") or f"sqlite+aiosqlite:///{ROOT / 'var' / 'handoff.db'}"
+    return database_url(os.environ, "HANDOFF_DB_URL")
 
 
 def _password(from_stdin: bool) -> str:

@@ -5,34 +5,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
 from bot.handoff.throttle import ThrottleSettings, parse_networks
+from bot.metrics.erase import RetentionSettings, Stores
+from contract.settings import SettingsError, database_url, flag, integer, number
 
-if TYPE_CHECKING:
-    from bot.metrics.erase import RetentionSettings, Stores
+__all__ = ["HandoffSettings", "SettingsError"]
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-
-
-class SettingsError(ValueError):
-    """A setting is missing or wrong; the message names it."""
-
-
-def _number(env: dict[str, str], name: str, default: float, low: float = 0.0) -> float:
-    raw = env.get(name, "")
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
-    if value < low:
-        raise SettingsError(f"{name} must be at least {low:g}, got {raw}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -83,7 +66,6 @@ class HandoffSettings:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> HandoffSettings:
         env = dict(os.environ if env is None else env)
-        var = ROOT / "var"
         secret = env.get("HANDOFF_WEBHOOK_SECRET", "")
         if len(secret) < 16:
             raise SettingsError("HANDOFF_WEBHOOK_SECRET must be set (at least 16 characters), "
@@ -92,52 +74,40 @@ class HandoffSettings:
         if not token:
             raise SettingsError("RASA_API_TOKEN must be set: the handoff service pauses, "
                                 "resumes and writes to conversations over Rasa's HTTP API")
-        # bot.metrics.erase raises SettingsError from this module: imported here, not above.
-        from bot.metrics.erase import RetentionSettings, Stores  # noqa: PLC0415
         cookie_secure = env.get("HANDOFF_COOKIE_SECURE", "auto").strip().lower()
         if cookie_secure not in {"auto", "true", "false"}:
             raise SettingsError("HANDOFF_COOKIE_SECURE must be auto, true or false")
         return cls(
-            db_url=env.get("HANDOFF_DB_URL", f"sqlite+aiosqlite:///{var / 'handoff.db'}"),
+            db_url=database_url(env, "HANDOFF_DB_URL"),
             webhook_secret=secret,
             rasa_url=env.get("RASA_URL", "http://127.0.0.1:5005").rstrip("/"),
             rasa_token=token,
-            events_db_url=env.get("RASA_EVENTS_DB_URL",
-                                  f"sqlite+aiosqlite:///{var / 'events.db'}"),
+            events_db_url=database_url(env, "RASA_EVENTS_DB_URL"),
             host=env.get("HANDOFF_HOST", "127.0.0.1"),
-            port=int(_number(env, "HANDOFF_PORT", 5056, 1)),
+            port=integer(env, "HANDOFF_PORT", 5056, 1),
             cookie_secure=cookie_secure,
-            trusted_proxy=env.get("HANDOFF_TRUSTED_PROXY", "").lower() in {"1", "true", "yes"},
-            pickup_target_seconds=int(_number(env, "HANDOFF_PICKUP_TARGET_SECONDS", 240, 1)),
-            priority_step_seconds=_number(env, "HANDOFF_PRIORITY_STEP_SECONDS", 120),
-            default_pickup_seconds=_number(env, "HANDOFF_DEFAULT_PICKUP_SECONDS", 120, 1),
-            default_max_chats=int(_number(env, "HANDOFF_MAX_CHATS", 3, 1)),
-            customer_timeout_seconds=_number(env, "HANDOFF_CUSTOMER_TIMEOUT_SECONDS", 1800, 10),
-            session_hours=_number(env, "HANDOFF_SESSION_HOURS", 12, 0.1),
-            feed_poll_seconds=_number(env, "HANDOFF_FEED_POLL_SECONDS", 0.25, 0.05),
-            metrics_db_url=env.get("METRICS_DB_URL", f"sqlite+aiosqlite:///{var / 'metrics.db'}"),
-            actions_db_url=env.get("ACTIONS_DB_URL", f"sqlite+aiosqlite:///{var / 'actions.db'}"),
+            trusted_proxy=flag(env, "HANDOFF_TRUSTED_PROXY"),
+            pickup_target_seconds=integer(env, "HANDOFF_PICKUP_TARGET_SECONDS", 240, 1),
+            priority_step_seconds=number(env, "HANDOFF_PRIORITY_STEP_SECONDS", 120, 0),
+            default_pickup_seconds=number(env, "HANDOFF_DEFAULT_PICKUP_SECONDS", 120, 1),
+            default_max_chats=integer(env, "HANDOFF_MAX_CHATS", 3, 1),
+            customer_timeout_seconds=number(env, "HANDOFF_CUSTOMER_TIMEOUT_SECONDS", 1800, 10),
+            session_hours=number(env, "HANDOFF_SESSION_HOURS", 12, 0.1),
+            feed_poll_seconds=number(env, "HANDOFF_FEED_POLL_SECONDS", 0.25, 0.05),
+            metrics_db_url=database_url(env, "METRICS_DB_URL"),
+            actions_db_url=database_url(env, "ACTIONS_DB_URL"),
             timezone=_timezone(env),
-            survey_quiet_seconds=_number(env, "SURVEY_QUIET_SECONDS", 900),
+            survey_quiet_seconds=number(env, "SURVEY_QUIET_SECONDS", 900, 0),
             alert_webhook_url=_url(env, "PICKUP_ALERT_WEBHOOK_URL"),
-            alert_poll_seconds=_number(env, "PICKUP_ALERT_POLL_SECONDS", 5, 0.2),
-            alert_retry_first_seconds=_number(env, "PICKUP_ALERT_RETRY_FIRST_SECONDS", 2, 0.01),
-            alert_retry_max_seconds=_number(env, "PICKUP_ALERT_RETRY_MAX_SECONDS", 300, 0.01),
+            alert_poll_seconds=number(env, "PICKUP_ALERT_POLL_SECONDS", 5, 0.2),
+            alert_retry_first_seconds=number(env, "PICKUP_ALERT_RETRY_FIRST_SECONDS", 2, 0.01),
+            alert_retry_max_seconds=number(env, "PICKUP_ALERT_RETRY_MAX_SECONDS", 300, 0.01),
             metrics_token=env.get("HANDOFF_METRICS_TOKEN", ""),
-            metrics_open=_flag(env, "HANDOFF_METRICS_OPEN"),
+            metrics_open=flag(env, "HANDOFF_METRICS_OPEN"),
             login=_login(env),
             retention=RetentionSettings.from_env(env),
             stores=Stores.from_env(env),
         )
-
-
-def _flag(env: dict[str, str], name: str) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if raw in {"", "0", "false", "no"}:
-        return False
-    if raw in {"1", "true", "yes"}:
-        return True
-    raise SettingsError(f"{name} must be true or false, got {raw!r}")
 
 
 def _login(env: dict[str, str]) -> ThrottleSettings:
@@ -149,13 +119,13 @@ def _login(env: dict[str, str]) -> ThrottleSettings:
         raise SettingsError("HANDOFF_TRUSTED_PROXIES must be IP addresses or CIDR blocks, "
                             f"comma-separated: {exc}") from exc
     return ThrottleSettings(
-        failures=int(_number(env, "HANDOFF_LOGIN_FAILURES", 5, 1)),
-        client_failures=int(_number(env, "HANDOFF_LOGIN_CLIENT_FAILURES", 20, 1)),
-        user_failures=int(_number(env, "HANDOFF_LOGIN_USER_FAILURES", 10, 1)),
-        backoff_seconds=_number(env, "HANDOFF_LOGIN_BACKOFF_SECONDS", 1, 0.01),
-        max_wait_seconds=_number(env, "HANDOFF_LOGIN_MAX_WAIT_SECONDS", 900, 0.01),
-        user_max_wait_seconds=_number(env, "HANDOFF_LOGIN_USER_MAX_WAIT_SECONDS", 60, 0.01),
-        forget_seconds=_number(env, "HANDOFF_LOGIN_FORGET_SECONDS", 3600, 1),
+        failures=integer(env, "HANDOFF_LOGIN_FAILURES", 5, 1),
+        client_failures=integer(env, "HANDOFF_LOGIN_CLIENT_FAILURES", 20, 1),
+        user_failures=integer(env, "HANDOFF_LOGIN_USER_FAILURES", 10, 1),
+        backoff_seconds=number(env, "HANDOFF_LOGIN_BACKOFF_SECONDS", 1, 0.01),
+        max_wait_seconds=number(env, "HANDOFF_LOGIN_MAX_WAIT_SECONDS", 900, 0.01),
+        user_max_wait_seconds=number(env, "HANDOFF_LOGIN_USER_MAX_WAIT_SECONDS", 60, 0.01),
+        forget_seconds=number(env, "HANDOFF_LOGIN_FORGET_SECONDS", 3600, 1),
         trusted_proxies=proxies,
     )
 

@@ -60,8 +60,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.expression import TableClause
 
-from bot.handoff.settings import SettingsError
 from contract import tables
+from contract.settings import SettingsError, database_url, integer, number
 
 log = logging.getLogger(__name__)
 
@@ -111,17 +111,12 @@ class Stores:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Stores:
         """The stores from the same variables and defaults the processes use."""
         env = dict(os.environ if env is None else env)
-        var = ROOT / "var"
-
-        def url(name: str, default: str) -> str:
-            return env.get(name) or default
-
         return cls(
             tracker=tracker_url(env),
-            broker=url("RASA_EVENTS_DB_URL", f"sqlite+aiosqlite:///{var / 'events.db'}"),
-            actions=url("ACTIONS_DB_URL", f"sqlite+aiosqlite:///{var / 'actions.db'}"),
-            handoff=url("HANDOFF_DB_URL", f"sqlite+aiosqlite:///{var / 'handoff.db'}"),
-            metrics=url("METRICS_DB_URL", f"sqlite+aiosqlite:///{var / 'metrics.db'}"),
+            broker=database_url(env, "RASA_EVENTS_DB_URL"),
+            actions=database_url(env, "ACTIONS_DB_URL"),
+            handoff=database_url(env, "HANDOFF_DB_URL"),
+            metrics=database_url(env, "METRICS_DB_URL"),
         )
 
 
@@ -153,34 +148,14 @@ class RetentionSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RetentionSettings:
         env = dict(os.environ if env is None else env)
-        raw = env.get("RETENTION_DAYS", "").strip()
-        days = 365
-        if raw:
-            try:
-                days = int(raw)
-            except ValueError as exc:
-                raise SettingsError(f"RETENTION_DAYS must be a whole number of days, "
-                                    f"got {raw!r}") from exc
-        if days <= 0:
-            raise SettingsError(f"RETENTION_DAYS must be greater than 0 (365 = the policy's "
-                                f"12 months), got {raw}")
+        days = integer(env, "RETENTION_DAYS", 365, 1, what="a whole number of days",
+                       hint=" (365 = the policy's 12 months)")
         return cls(days=days,
-                   interval_seconds=_seconds(env, "RETENTION_INTERVAL_SECONDS", 86400.0, 1.0),
-                   first_run_seconds=_seconds(env, "RETENTION_FIRST_RUN_SECONDS", 60.0, 0.0),
+                   interval_seconds=number(env, "RETENTION_INTERVAL_SECONDS", 86400.0, 1.0,
+                                           what="a number of seconds"),
+                   first_run_seconds=number(env, "RETENTION_FIRST_RUN_SECONDS", 60.0, 0.0,
+                                            what="a number of seconds"),
                    log_salt=env.get("ERASURE_LOG_SALT", ""))
-
-
-def _seconds(env: Mapping[str, str], name: str, default: float, low: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from exc
-    if value < low:
-        raise SettingsError(f"{name} must be at least {low:g}, got {raw}")
-    return value
 
 
 # Opening stores -------------------------------------------------------------------------

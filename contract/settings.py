@@ -7,8 +7,9 @@ variable, what it must be and what it got. Pure standard library, so Rasa's envi
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 
 class SettingsError(ValueError):
@@ -31,14 +32,17 @@ def _in_range(name: str, raw: str, value: float, low: float, high: float, hint: 
     raise SettingsError(f"{name} must be {bound}{hint}, got {raw}")
 
 
-def number(env: Mapping[str, str], name: str, default: float, low: float = -math.inf,
-           high: float = math.inf, *, what: str = "a number", hint: str = "") -> float:
-    """``name`` as a float in [low, high]; ``what`` and ``hint`` word the error message."""
+Parsed = TypeVar("Parsed", int, float)
+
+
+def _parsed(env: Mapping[str, str], name: str, default: Parsed,
+            convert: Callable[[str], Parsed], low: float, high: float,
+            what: str, hint: str) -> Parsed:
     raw = _raw(env, name)
     if not raw:
         return default
     try:
-        value = float(raw)
+        value = convert(raw)
     except ValueError as exc:
         raise SettingsError(f"{name} must be {what}{hint}, got {raw!r}") from exc
     if not math.isfinite(value):
@@ -47,18 +51,16 @@ def number(env: Mapping[str, str], name: str, default: float, low: float = -math
     return value
 
 
+def number(env: Mapping[str, str], name: str, default: float, low: float = -math.inf,
+           high: float = math.inf, *, what: str = "a number", hint: str = "") -> float:
+    """``name`` as a float in [low, high]; ``what`` and ``hint`` word the error message."""
+    return _parsed(env, name, default, float, low, high, what, hint)
+
+
 def integer(env: Mapping[str, str], name: str, default: int, low: float = -math.inf,
             high: float = math.inf, *, what: str = "a whole number", hint: str = "") -> int:
     """``name`` as an int in [low, high]."""
-    raw = _raw(env, name)
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise SettingsError(f"{name} must be {what}{hint}, got {raw!r}") from exc
-    _in_range(name, raw, value, low, high, hint)
-    return value
+    return _parsed(env, name, default, int, low, high, what, hint)
 
 
 TRUE = frozenset({"1", "true", "yes", "on"})

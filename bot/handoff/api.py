@@ -1,4 +1,5 @@
-"""HTTP routes of the handoff service: the signed webhook, the console's API and pages.
+"""HTTP routes of the handoff service: the console's API and pages (the signed webhooks
+from the action server are in ``webhooks.py``).
 
 Security: every /api call but login needs the session cookie; every unsafe call also needs
 the session's CSRF token in ``X-CSRF-Token`` and JSON, and a matching ``Origin`` when the
@@ -13,27 +14,24 @@ import logging
 import math
 import secrets
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from bot.handoff import security_events
-from bot.handoff.accounts import Accounts
-from bot.handoff.service import ActionError, HandoffService, message_json, positions, ticket_json
+from bot.handoff.keys import ACCOUNTS, SERVICE, SETTINGS, SUPERVISOR_HOOKS, THROTTLE, error
+from bot.handoff.service import ActionError, HandoffService
 from bot.handoff.settings import HandoffSettings
 from bot.handoff.store import Agent, AgentSession, utcnow
 from bot.handoff.throttle import (
     DEVICE_COOKIE,
     DEVICE_COOKIE_DAYS,
-    LoginThrottle,
     device_of,
     new_device_cookie,
 )
+from bot.handoff.views import message_json
+from bot.handoff.webhooks import escalation_webhook, status_webhook
 from contract.addresses import client_address
-from contract.payload import REASONS, SECURITY_EVENT
-from contract.signing import SignatureError, verify
 
 log = logging.getLogger(__name__)
 
@@ -45,18 +43,7 @@ MAX_AGENT_TEXT = 4000
 CSP = ("default-src 'self'; connect-src 'self' ws: wss:; style-src 'self'; img-src 'self'; "
        "script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 
-SERVICE = web.AppKey("service", HandoffService)
-SETTINGS = web.AppKey("settings", HandoffSettings)
-ACCOUNTS = web.AppKey("accounts", Accounts)
-THROTTLE = web.AppKey("login_throttle", LoginThrottle)
-# Called when a supervisor opens the console (the dashboard's encoder starts loading).
-SUPERVISOR_HOOKS = web.AppKey("supervisor_hooks", list)
-
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
 
 
 def _is_https(request: web.Request, settings: HandoffSettings) -> bool:
@@ -160,122 +147,8 @@ def authenticated(handler: Callable[[web.Request, Agent], Awaitable[web.StreamRe
     return wrapped
 
 
-# The webhook ---------------------------------------------------------------------------
-
-# The escalation's strings and the columns they are kept in (bot/handoff/store.py).
-_PAYLOAD_STRINGS = {"escalation_id": 64, "conversation_id": 255, "channel": 64, "language": 8,
-                    "reason": 32, "created_at": 64}
-
-
-def _is_moment(value: Any) -> bool:
-    try:
-        datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-def _check_transcript(entries: Any) -> str | None:
-    if not isinstance(entries, list):
-        return "'transcript' must be a list"
-    for number, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            return f"'transcript' entry {number} must be an object"
-        if not isinstance(entry.get("role"), str) or not isinstance(entry.get("text", ""), str):
-            return f"'transcript' entry {number} needs a 'role' and a 'text' (strings)"
-        if not isinstance(entry.get("at"), str) or not _is_moment(entry["at"]):
-            return f"'transcript' entry {number} needs 'at', an ISO 8601 moment"
-        if entry.get("author") is not None and not isinstance(entry["author"], str):
-            return f"'transcript' entry {number}: 'author' must be a string or null"
-    return None
-
-
-def _check_payload(body: Any) -> str | None:
-    """What is wrong with an escalation (every field the service reads), or None."""
-    if not isinstance(body, dict):
-        return "the body must be a JSON object"
-    for key, longest in _PAYLOAD_STRINGS.items():
-        value = body.get(key)
-        if not isinstance(value, str) or not value.strip() or "\x00" in value:
-            return f"'{key}' is required (a non-empty string)"
-        if len(value) > longest:
-            return f"'{key}' is too long: at most {longest} characters"
-    if body["reason"] not in REASONS:
-        return f"unknown reason {body['reason']!r}"
-    if not _is_moment(body["created_at"]):
-        return "'created_at' must be an ISO 8601 moment"
-    for key, kinds, what in (("detail", (str,), "a string"),
-                             ("outside_hours", (bool,), "true or false"),
-                             ("agents_back_at", (str,), "an ISO 8601 moment"),
-                             ("agents_back_text", (str,), "a string"),
-                             ("order", (dict,), "an object"),
-                             ("sentiment_trail", (list,), "a list")):
-        if body.get(key) is not None and not isinstance(body[key], kinds):
-            return f"'{key}' must be {what} or null"
-    if len(body.get("agents_back_text") or "") > 120:
-        return "'agents_back_text' is too long: at most 120 characters"
-    return _check_transcript(body.get("transcript", []))
-
-
-async def _signed_json(request: web.Request, what: str) -> tuple[Any, web.Response | None]:
-    """The body of a request signed with the webhook secret, or the response refusing it."""
-    settings = request.app[SETTINGS]
-    raw = await request.read()
-    try:
-        verify(settings.webhook_secret, request.headers, raw,
-               tolerance=settings.signature_tolerance_seconds)
-    except SignatureError as exc:
-        log.warning("%s refused: %s", what, exc)
-        return None, error(401, f"signature refused: {exc}")
-    try:
-        return json.loads(raw), None
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-        return None, error(400, "the body must be JSON")
-
-
-async def escalation_webhook(request: web.Request) -> web.Response:
-    body, refused = await _signed_json(request, "escalation webhook")
-    if refused is not None:
-        return refused
-    if isinstance(body, dict) and body.get("kind") == SECURITY_EVENT:
-        return await _security_event(request, body)
-    problem = _check_payload(body)
-    if problem:
-        return error(422, problem)
-    ticket, created = await request.app[SERVICE].receive(body)
-    return web.json_response({"ticket_id": ticket.id, "status": ticket.status,
-                              "created": created}, status=201 if created else 200)
-
-
-async def _security_event(request: web.Request, body: dict[str, Any]) -> web.Response:
-    """A lock on order look-ups (bot/handoff/security_events.py): stored once, listed in
-    the console, which is told to refresh."""
-    problem = security_events.problem_of(body)
-    if problem:
-        return error(422, problem)
-    service = request.app[SERVICE]
-    event_id, created = await security_events.record(service.store.db, body)
-    if created:
-        await service.hub.broadcast({"type": "security"})
-    return web.json_response({"security_event_id": event_id, "created": created},
-                             status=201 if created else 200)
-
-
 async def security_event_list(request: web.Request, agent: Agent) -> web.Response:
-    service = request.app[SERVICE]
-    return web.json_response({"events": await security_events.recent(service.store.db)})
-
-
-async def status_webhook(request: web.Request) -> web.Response:
-    """Where a customer's request for a person stands, for the action server's answer to
-    "what's happening with my request?" (signed like the escalation webhook)."""
-    body, refused = await _signed_json(request, "status request")
-    if refused is not None:
-        return refused
-    if not isinstance(body, dict) or not isinstance(body.get("conversation_id"), str) \
-            or not body["conversation_id"]:
-        return error(422, "'conversation_id' is required (a non-empty string)")
-    return web.json_response(await request.app[SERVICE].status_of(body["conversation_id"]))
+    return web.json_response({"events": await request.app[SERVICE].security_events()})
 
 
 # Pages ---------------------------------------------------------------------------------
@@ -355,8 +228,8 @@ async def logout(request: web.Request, agent: Agent) -> web.Response:
 
 
 async def _agent_json(request: web.Request, agent: Agent) -> dict[str, Any]:
-    active = await request.app[SERVICE].store.active_chats()
-    online = request.app[SERVICE].hub.online_agents()
+    active = await request.app[SERVICE].active_chats()
+    online = request.app[SERVICE].online_agents()
     return {"id": agent.id, "username": agent.username, "display_name": agent.display_name,
             "max_chats": agent.max_chats, "active_chats": active.get(agent.id, 0),
             "online": agent.id in online, "role": agent.role}
@@ -382,22 +255,10 @@ async def agents(request: web.Request, agent: Agent) -> web.Response:
 
 # Queue and tickets ---------------------------------------------------------------------
 
-async def _agents_by_id(request: web.Request) -> dict[int, Agent]:
-    return {a.id: a for a in await request.app[ACCOUNTS].all()}
-
-
 async def queue(request: web.Request, agent: Agent) -> web.Response:
-    service = request.app[SERVICE]
     now = utcnow()
-    places = positions(await service.store.queued())
-    by_id = await _agents_by_id(request)
-    tickets = sorted(await service.store.open_tickets(),
-                     key=lambda t: (t.status != "queued", places.get(t.id, 0), t.id))
-    return web.json_response({
-        "tickets": [ticket_json(t, by_id, places.get(t.id), now,
-                                target_seconds=request.app[SETTINGS].pickup_target_seconds)
-                    for t in tickets],
-        "server_time": now.isoformat(timespec="seconds")})
+    return web.json_response({"tickets": await request.app[SERVICE].queue_view(now),
+                              "server_time": now.isoformat(timespec="seconds")})
 
 
 def _ticket_id(request: web.Request) -> int:
@@ -409,14 +270,7 @@ def _ticket_id(request: web.Request) -> int:
 
 
 async def _detail(request: web.Request, ticket_id: int) -> dict[str, Any] | None:
-    service = request.app[SERVICE]
-    ticket = await service.store.get(ticket_id)
-    if ticket is None:
-        return None
-    places = positions(await service.store.queued())
-    return ticket_json(ticket, await _agents_by_id(request), places.get(ticket.id), utcnow(),
-                       detail=True,
-                       target_seconds=request.app[SETTINGS].pickup_target_seconds)
+    return await request.app[SERVICE].ticket_view(ticket_id, utcnow())
 
 
 async def ticket(request: web.Request, agent: Agent) -> web.Response:
@@ -424,9 +278,8 @@ async def ticket(request: web.Request, agent: Agent) -> web.Response:
     detail = await _detail(request, ticket_id)
     if detail is None:
         return error(404, "no such chat")
-    messages = await request.app[SERVICE].store.messages(ticket_id)
     return web.json_response({"ticket": detail,
-                              "messages": [message_json(m) for m in messages]})
+                              "messages": await request.app[SERVICE].transcript(ticket_id)})
 
 
 def _text(body: dict[str, Any]) -> str:

@@ -38,25 +38,33 @@ def create_app(settings: HandoffSettings) -> web.Application:
                                  Hub(), Strings(), metrics)
         app[prom.PROM].bind(store)
         service.prom = app[prom.PROM]
-        retention = RetentionJob(app[quality.STORES], settings.retention or RetentionSettings())
-        retention.start()
         app[api.ACCOUNTS] = accounts
         app[api.THROTTLE] = LoginThrottle(db, settings.login)
         app[api.SERVICE] = service
-        service.start()
         log.info("handoff service ready: queue %s, Rasa %s", settings.db_url.split("@")[-1],
                  settings.rasa_url)
         yield
-        await retention.close()
         await service.close()
         await metrics.close()
         await db.engine.dispose()
+
+    async def background(app: web.Application) -> AsyncIterator[None]:
+        """The relay, delivery, queue sweeps, pickup alerts, the metrics collector, surveys
+        (``HandoffService.loops``) and retention, for as long as the app runs."""
+        service = app[api.SERVICE]
+        retention = RetentionJob(app[quality.STORES], settings.retention or RetentionSettings())
+        retention.start()
+        service.start()
+        yield
+        await service.stop()
+        await retention.close()
 
     async def close_sockets(app: web.Application) -> None:
         if api.SERVICE in app:
             await app[api.SERVICE].hub.close()
 
     app.cleanup_ctx.append(resources)
+    app.cleanup_ctx.append(background)
     app.on_shutdown.append(close_sockets)
     api.setup_routes(app)
     quality.setup(app, settings.stores or Stores.from_env())

@@ -1,5 +1,5 @@
 """The escalation webhook's signature and body (contract/signing.py, payload.py,
-api._check_payload) under arbitrary input."""
+webhooks._check_payload) under arbitrary input."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from bot.handoff import api
+from bot.handoff import webhooks
 from contract.payload import REASONS, customer_text
 from contract.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, sign, verify
 
@@ -72,7 +72,7 @@ def escalation(**fields: Any) -> dict[str, Any]:
 
 @given(body=json_values)
 def test_any_json_body_is_accepted_or_refused_with_a_message(body: Any) -> None:
-    problem = api._check_payload(body)
+    problem = webhooks._check_payload(body)
     assert problem is None or (isinstance(problem, str) and problem)
     if problem is None:  # only a well-formed escalation passes
         assert isinstance(body, dict) and body["reason"] in REASONS
@@ -86,7 +86,7 @@ def test_a_field_of_the_wrong_shape_is_named_in_the_refusal(key: str, value: Any
     """Every field the service reads, of any type: either it has the shape the service
     reads (payload.Escalation) or the refusal names the field."""
     body = escalation(**{key: value})
-    problem = api._check_payload(body)
+    problem = webhooks._check_payload(body)
     if problem is not None:
         assert key in problem
         return

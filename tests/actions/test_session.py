@@ -4,14 +4,12 @@ meanwhile. The handoff service is a real signed HTTP server here, as in test_sta
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from aiohttp import web
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -21,7 +19,7 @@ from actions.session import ActionSessionStart, carried_slots, previous_session
 from actions.survey import escalation_reason, human_involved, session_of
 from contract.payload import Escalation
 from contract.session_marker import continues_handoff
-from contract.signing import SignatureError, verify
+from tests.factories import status_webhook
 
 DOMAIN = yaml.safe_load((Path(__file__).parents[2] / "domain.yml").read_text())
 SECRET = "session-test-secret"  # noqa: S105 - a test server's own secret
@@ -37,30 +35,10 @@ T0 = 1795000000.0
 
 @pytest.fixture
 async def asked() -> AsyncIterator[tuple[str, list[str]]]:
-    """A stand-in for the handoff service's /webhooks/status; records who was asked."""
+    """The handoff service's /webhooks/status as a test server; records who was asked."""
     seen: list[str] = []
-
-    async def status(request: web.Request) -> web.Response:
-        raw = await request.read()
-        try:
-            verify(SECRET, request.headers, raw)
-        except SignatureError as exc:
-            return web.json_response({"error": str(exc)}, status=401)
-        conversation = json.loads(raw)["conversation_id"]
-        seen.append(conversation)
-        return web.json_response({"position": None, "minutes": None, "agent_name": None,
-                                  "agents_back_text": None, "reason": None,
-                                  **STATES[conversation]})
-
-    app = web.Application()
-    app.router.add_post("/webhooks/status", status)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}/webhooks/status", seen
-    await runner.cleanup()
+    async with status_webhook(SECRET, STATES, seen) as url:
+        yield url, seen
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ and returns and warranty claims from the demo shop, through the order form."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -11,7 +10,6 @@ from typing import Any
 
 import pytest
 import yaml
-from aiohttp import web
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -19,8 +17,8 @@ from actions.handoff_status import HandoffStatusClient
 from actions.runtime import Runtime
 from actions.settings import ActionSettings, status_url_of
 from actions.status import ActionRequestStatus
-from contract.signing import SignatureError, verify
 from tests.actions.form_driver import FormDriver, kwargs_of
+from tests.factories import status_webhook
 
 DOMAIN = yaml.safe_load((Path(__file__).parents[2] / "domain.yml").read_text())
 SECRET = "status-test-secret"  # noqa: S105 - a test server's own secret
@@ -36,27 +34,9 @@ STATES: dict[str, dict[str, Any]] = {
 
 @pytest.fixture
 async def handoff_url() -> AsyncIterator[str]:
-    """A stand-in for the handoff service's /webhooks/status, checking the signature."""
-    async def status(request: web.Request) -> web.Response:
-        raw = await request.read()
-        try:
-            verify(SECRET, request.headers, raw)
-        except SignatureError as exc:
-            return web.json_response({"error": str(exc)}, status=401)
-        conversation = json.loads(raw)["conversation_id"]
-        return web.json_response({"position": None, "minutes": None, "agent_name": None,
-                                  "agents_back_text": None, "reason": None,
-                                  **STATES[conversation]})
-
-    app = web.Application()
-    app.router.add_post("/webhooks/status", status)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}/webhooks/status"
-    await runner.cleanup()
+    """The handoff service's /webhooks/status as a test server, checking the signature."""
+    async with status_webhook(SECRET, STATES) as url:
+        yield url
 
 
 async def ask(runtime: Runtime, sender: str, language: str = "en") -> list[dict[str, Any]]:

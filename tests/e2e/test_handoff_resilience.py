@@ -16,7 +16,7 @@ import urllib.request
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import pytest
@@ -24,6 +24,7 @@ import pytest
 from bot import processes
 from contract.payload import Escalation
 from contract.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from tests import factories
 from tests.e2e.conftest import PINNED_NOW, Assistant, Console, customer_texts, new_sender, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -111,22 +112,10 @@ def test_an_outage_of_the_handoff_service_loses_and_doubles_nothing(tmp_path: Pa
 def escalation(conversation_id: str) -> Escalation:
     """A valid webhook body (contract/payload.py), as the action server sends it."""
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    return {
-        "escalation_id": uuid.uuid4().hex,
-        "conversation_id": conversation_id,
-        "channel": "rest",
-        "language": "en",
-        "reason": "customer_request",
-        "detail": "The customer asked for a person.",
-        "created_at": now,
-        "outside_hours": False,
-        "agents_back_at": None,
-        "agents_back_text": None,
-        "sentiment_trail": [],
-        "order": None,
-        "transcript": [{"role": "customer", "text": "I want to talk to a person", "at": now,
-                        "author": None}],
-    }
+    return cast(Escalation, factories.escalation(
+        conversation_id, escalation_id=uuid.uuid4().hex, at=now,
+        transcript=[{"role": "customer", "text": "I want to talk to a person", "at": now,
+                     "author": None}]))
 
 
 def post_webhook(assistant: Assistant, body: bytes,

@@ -30,6 +30,7 @@ from bot.handoff.app import create_app
 from bot.handoff.quality import RangeError, parse_range
 from bot.handoff.settings import HandoffSettings
 from contract.signing import sign
+from tests import factories
 from tests.bot.handoff.conftest import app_env
 from tests.fuzz.conftest import Loop, examples
 
@@ -135,13 +136,7 @@ async def _post(http: aiohttp.ClientSession, url: Any, body: bytes,
 
 
 def escalation(conversation: str, **fields: Any) -> dict[str, Any]:
-    return {"escalation_id": f"esc-{conversation}", "conversation_id": conversation,
-            "channel": "rest", "language": "en", "reason": "customer_request",
-            "detail": "The customer asked for a person.", "created_at": "2026-11-23T10:00:00+00:00",
-            "outside_hours": False, "agents_back_at": None, "agents_back_text": None,
-            "sentiment_trail": [], "order": None,
-            "transcript": [{"role": "customer", "text": "a person please",
-                            "at": "2026-11-23T10:00:00+00:00", "author": None}], **fields}
+    return factories.escalation(conversation, at="2026-11-23T10:00:00+00:00", **fields)
 
 
 # Strategies ------------------------------------------------------------------------------

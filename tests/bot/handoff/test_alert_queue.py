@@ -20,6 +20,7 @@ from bot.handoff.alert_queue import AlertQueue
 from bot.handoff.store import Agent, Database, TicketStore, aware, create_schema, open_database
 from bot.metrics.erase import Stores, erase_conversation
 from contract.signing import SignatureError, verify
+from tests import factories
 from tests.bot.handoff.clocks import T0, Clock
 from tests.bot.handoff.conftest import make_agent
 
@@ -73,10 +74,8 @@ async def sqlite_db(tmp_path: Path) -> AsyncIterator[Database]:
 
 
 async def queued_ticket(db: Database, n: int = 1) -> int:
-    ticket, _ = await TicketStore(db, 120).create({
-        "escalation_id": f"esc-{n}", "conversation_id": f"c{n}", "channel": "widget",
-        "language": "en", "reason": "customer_request", "created_at": T0.isoformat(),
-        "transcript": []}, T0)
+    ticket, _ = await TicketStore(db, 120).create(
+        factories.escalation(f"c{n}", at=T0, channel="widget", transcript=[]), T0)
     return ticket.id
 
 

@@ -20,6 +20,7 @@ from bot.handoff.service import HandoffService, ticket_json
 from bot.handoff.settings import HandoffSettings
 from bot.handoff.store import Database, Ticket, TicketStore, create_schema, open_database
 from bot.handoff.strings import Strings
+from tests import factories
 from tests.bot.handoff.conftest import app_env
 
 EVENING = datetime(2026, 11, 23, 20, 30, tzinfo=UTC)      # Monday 21:30 in Berlin: closed
@@ -61,12 +62,10 @@ async def service(database: Database,
 
 def escalation(conversation: str, at: datetime, outside: bool = True,
                language: str = "en") -> dict[str, Any]:
-    return {"escalation_id": f"esc-{conversation}", "conversation_id": conversation,
-            "channel": "widget", "language": language, "reason": "customer_request",
-            "detail": "", "created_at": at.isoformat(), "outside_hours": outside,
-            "agents_back_at": BACK if outside else None,
-            "agents_back_text": "tomorrow at 09:00" if outside else None,
-            "sentiment_trail": [], "order": None, "transcript": []}
+    return factories.escalation(
+        conversation, at=at, channel="widget", language=language, detail="", transcript=[],
+        outside_hours=outside, agents_back_at=BACK if outside else None,
+        agents_back_text="tomorrow at 09:00" if outside else None)
 
 
 async def told(svc: HandoffService, ticket: Ticket) -> list[str]:

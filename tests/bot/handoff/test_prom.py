@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aiohttp import web
@@ -20,16 +20,14 @@ from bot.handoff import prom
 from bot.handoff.settings import HandoffSettings, SettingsError
 from bot.handoff.store import Database, TicketStore, create_schema, open_database
 from contract.payload import Escalation
+from tests import factories
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
 
 def escalation(conversation_id: str, reason: str = "customer_request") -> Escalation:
-    return {  # type: ignore[typeddict-item]
-        "escalation_id": f"esc-{conversation_id}", "conversation_id": conversation_id,
-        "channel": "widget", "language": "en", "reason": reason, "detail": "",
-        "created_at": NOW.isoformat(), "outside_hours": False, "agents_back_at": None,
-        "agents_back_text": None, "sentiment_trail": [], "order": None, "transcript": []}
+    return cast(Escalation, factories.escalation(conversation_id, at=NOW, reason=reason,
+                                                 channel="widget", detail="", transcript=[]))
 
 
 @dataclass

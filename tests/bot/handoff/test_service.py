@@ -7,13 +7,10 @@ Rasa is back. The end-to-end tests cover the same with the real servers.
 
 from __future__ import annotations
 
-import json
-import sqlite3
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -21,40 +18,16 @@ from bot.handoff.accounts import Accounts
 from bot.handoff.hub import Hub
 from bot.handoff.rasa_client import RasaClient
 from bot.handoff.service import HandoffService
-from bot.handoff.settings import HandoffSettings
 from bot.handoff.store import Database, TicketStore, create_schema, open_database
 from bot.handoff.strings import Strings
-
-
-class Broker:
-    """The ``events`` table exactly as rasa.core.brokers.sql.SQLEventBroker creates it."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        with sqlite3.connect(path) as conn:
-            conn.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id VARCHAR(255),"
-                         " data TEXT)")
-
-    def publish(self, sender: str, event: dict[str, Any]) -> None:
-        with sqlite3.connect(self.path) as conn:
-            conn.execute("INSERT INTO events (sender_id, data) VALUES (?, ?)",
-                         (sender, json.dumps({"sender_id": sender, **event})))
-
-    def user(self, sender: str, text: str, intent: str = "inform",
-             confidence: float = 0.95) -> None:
-        self.publish(sender, {"event": "user", "text": text, "timestamp": time.time(),
-                              "parse_data": {"intent": {"name": intent,
-                                                        "confidence": confidence}}})
+from tests.factories import EventsTable, escalation, handoff_settings
 
 
 @pytest.fixture
-async def service(tmp_path: Path) -> AsyncIterator[tuple[HandoffService, Broker]]:
-    broker = Broker(tmp_path / "events.db")
-    settings = HandoffSettings.from_env({
-        "HANDOFF_WEBHOOK_SECRET": "x" * 32, "RASA_API_TOKEN": "token",
-        "RASA_URL": "http://127.0.0.1:9", "HANDOFF_DB_URL": "",
-        "RASA_EVENTS_DB_URL": f"sqlite+aiosqlite:///{tmp_path / 'events.db'}"})
-    db: Database = open_database(f"sqlite+aiosqlite:///{tmp_path / 'handoff.db'}")
+async def service(tmp_path: Path) -> AsyncIterator[tuple[HandoffService, EventsTable]]:
+    broker = EventsTable(tmp_path / "events.db")
+    settings = handoff_settings(tmp_path)
+    db: Database = open_database(settings.db_url)
     await create_schema(db)
     svc = HandoffService(settings, TicketStore(db, 120), Accounts(db, 12),
                          RasaClient(settings.rasa_url, "token", timeout=2), Hub(), Strings())
@@ -64,23 +37,12 @@ async def service(tmp_path: Path) -> AsyncIterator[tuple[HandoffService, Broker]
     await db.engine.dispose()
 
 
-def escalation(conversation: str, **extra: Any) -> dict[str, Any]:
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    return {"escalation_id": f"esc-{conversation}", "conversation_id": conversation,
-            "channel": "rest", "language": "en", "reason": "customer_request",
-            "detail": "The customer asked for a person.", "created_at": now,
-            "outside_hours": False, "agents_back_at": None, "agents_back_text": None,
-            "sentiment_trail": [], "order": None,
-            "transcript": [{"role": "customer", "text": "a person please", "at": now,
-                            "author": None}], **extra}
-
-
 async def kinds_and_texts(svc: HandoffService, ticket_id: int) -> list[tuple[str, str]]:
     return [(m.kind, m.text) for m in await svc.store.messages(ticket_id)]
 
 
 async def test_customer_messages_reach_the_ticket_in_order(
-        service: tuple[HandoffService, Broker]) -> None:
+        service: tuple[HandoffService, EventsTable]) -> None:
     svc, broker = service
     ticket, created = await svc.receive(escalation("c1"))
     assert created
@@ -104,7 +66,7 @@ async def test_customer_messages_reach_the_ticket_in_order(
 
 
 async def test_cancel_takes_the_customer_out_of_the_queue(
-        service: tuple[HandoffService, Broker]) -> None:
+        service: tuple[HandoffService, EventsTable]) -> None:
     svc, broker = service
     ticket, _ = await svc.receive(escalation("c2"))
     broker.user("c2", "Cancel!")
@@ -118,7 +80,7 @@ async def test_cancel_takes_the_customer_out_of_the_queue(
 
 
 async def test_outside_hours_an_email_address_is_kept_for_the_agents(
-        service: tuple[HandoffService, Broker]) -> None:
+        service: tuple[HandoffService, EventsTable]) -> None:
     svc, broker = service
     ticket, _ = await svc.receive(escalation(
         "c3", outside_hours=True, agents_back_text="Monday, 09:00", language="ru"))
@@ -133,7 +95,7 @@ async def test_outside_hours_an_email_address_is_kept_for_the_agents(
 
 
 async def test_queue_positions_are_told_when_they_change(
-        service: tuple[HandoffService, Broker]) -> None:
+        service: tuple[HandoffService, EventsTable]) -> None:
     svc, _ = service
     agent = await svc.accounts.add("anna", "Anna", "a long enough password", 3)
     first, _ = await svc.receive(escalation("q1"))
@@ -146,7 +108,7 @@ async def test_queue_positions_are_told_when_they_change(
 
 
 async def test_a_restarted_conversation_means_the_customer_left(
-        service: tuple[HandoffService, Broker]) -> None:
+        service: tuple[HandoffService, EventsTable]) -> None:
     svc, broker = service
     ticket, _ = await svc.receive(escalation("c4"))
     broker.publish("c4", {"event": "restart", "timestamp": time.time()})
@@ -156,7 +118,7 @@ async def test_a_restarted_conversation_means_the_customer_left(
 
 
 async def test_a_waiting_customer_asking_where_they_stand_is_told(
-        service: tuple[HandoffService, Broker]) -> None:
+        service: tuple[HandoffService, EventsTable]) -> None:
     svc, broker = service
     ticket, _ = await svc.receive(escalation("s1"))
     broker.user("s1", "what's happening with my request?", intent="request_status")
@@ -169,7 +131,7 @@ async def test_a_waiting_customer_asking_where_they_stand_is_told(
 
 
 async def test_the_pickup_alert_is_raised_once_and_only_in_agent_hours(
-        service: tuple[HandoffService, Broker]) -> None:
+        service: tuple[HandoffService, EventsTable]) -> None:
     svc, _ = service
     late, _ = await svc.receive(escalation("p1"))
     night, _ = await svc.receive(escalation("p2", escalation_id="esc-p2", outside_hours=True,

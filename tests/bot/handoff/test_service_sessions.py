@@ -8,12 +8,13 @@ import time
 
 from bot.handoff.service import HandoffService
 from contract.session_marker import kept_metadata
-from tests.bot.handoff.test_service import Broker, escalation, kinds_and_texts, service
+from tests.bot.handoff.test_service import kinds_and_texts, service
+from tests.factories import EventsTable, escalation
 
 __all__ = ["service"]  # the fixture, shared with test_service.py
 
 
-def new_session(broker: Broker, sender: str, kept: bool) -> None:
+def new_session(broker: EventsTable, sender: str, kept: bool) -> None:
     """What Rasa's broker writes for a session start: kept, or Rasa's own."""
     now = time.time()
     broker.publish(sender, {"event": "action", "name": "action_session_start",
@@ -28,7 +29,7 @@ def new_session(broker: Broker, sender: str, kept: bool) -> None:
 
 
 async def test_a_kept_session_leaves_a_queued_ticket_queued(
-        service: tuple[HandoffService, Broker]) -> None:
+        service: tuple[HandoffService, EventsTable]) -> None:
     svc, broker = service
     ticket, _ = await svc.receive(escalation("k1"))
     new_session(broker, "k1", kept=True)
@@ -41,7 +42,7 @@ async def test_a_kept_session_leaves_a_queued_ticket_queued(
 
 
 async def test_a_kept_session_leaves_the_chat_with_its_agent(
-        service: tuple[HandoffService, Broker]) -> None:
+        service: tuple[HandoffService, EventsTable]) -> None:
     svc, broker = service
     agent = await svc.accounts.add("anna", "Anna", "a long enough password", 3)
     ticket, _ = await svc.receive(escalation("k2"))
@@ -62,7 +63,7 @@ async def test_a_kept_session_leaves_the_chat_with_its_agent(
 
 
 async def test_a_kept_session_leaves_an_off_hours_ticket_waiting(
-        service: tuple[HandoffService, Broker]) -> None:
+        service: tuple[HandoffService, EventsTable]) -> None:
     svc, broker = service
     ticket, _ = await svc.receive(escalation(
         "k3", outside_hours=True, agents_back_at="2026-11-24T09:00+01:00",
@@ -75,7 +76,7 @@ async def test_a_kept_session_leaves_an_off_hours_ticket_waiting(
 
 
 async def test_an_unmarked_session_start_still_means_the_customer_left(
-        service: tuple[HandoffService, Broker]) -> None:
+        service: tuple[HandoffService, EventsTable]) -> None:
     svc, broker = service
     ticket, _ = await svc.receive(escalation("k4"))
     new_session(broker, "k4", kept=False)
@@ -85,7 +86,7 @@ async def test_an_unmarked_session_start_still_means_the_customer_left(
 
 
 async def test_a_restart_after_a_kept_session_ends_the_wait(
-        service: tuple[HandoffService, Broker]) -> None:
+        service: tuple[HandoffService, EventsTable]) -> None:
     svc, broker = service
     ticket, _ = await svc.receive(escalation("k5"))
     new_session(broker, "k5", kept=True)

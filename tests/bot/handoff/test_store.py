@@ -13,17 +13,16 @@ import pytest
 
 from bot.handoff.accounts import Accounts
 from bot.handoff.store import ClaimError, TicketStore, create_schema, open_database
+from tests import factories
 from tests.bot.handoff.conftest import make_agent
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
 
 def escalation(n: int, reason: str = "customer_request", **extra: Any) -> dict[str, Any]:
-    return {"escalation_id": f"esc-{n}", "conversation_id": f"conv-{n}", "channel": "rest",
-            "language": "en", "reason": reason, "detail": "", "created_at": T0.isoformat(),
-            "outside_hours": False, "sentiment_trail": [], "order": None,
-            "transcript": [{"role": "customer", "text": f"message {n}", "at": T0.isoformat()}],
-            **extra}
+    return factories.escalation(
+        f"conv-{n}", escalation_id=f"esc-{n}", at=T0, reason=reason, detail="",
+        transcript=[{"role": "customer", "text": f"message {n}", "at": T0.isoformat()}], **extra)
 
 
 async def test_a_retried_escalation_makes_one_ticket(store: TicketStore) -> None:

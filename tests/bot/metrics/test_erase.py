@@ -32,6 +32,7 @@ from bot.metrics import erase
 from bot.metrics.erase import RetentionJob, RetentionSettings, Stores
 from contract.metrics_tables import CUSTOMER_MESSAGE, MetricEvent, MetricsBase, Survey
 from contract.payload import Escalation
+from tests import factories
 
 ROOT = Path(__file__).resolve().parents[3]
 RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
@@ -93,12 +94,9 @@ def rasa(folder: Path, write: dict[str, list[float]], read: list[str]) -> dict[s
 
 
 def escalation(conversation_id: str, escalation_id: str) -> Escalation:
-    return cast(Escalation, {
-        "escalation_id": escalation_id, "conversation_id": conversation_id, "channel": "rest",
-        "language": "en", "reason": "customer_request", "detail": "asked for a person",
-        "created_at": OLD.isoformat(), "outside_hours": False, "agents_back_at": None,
-        "agents_back_text": None, "sentiment_trail": [], "order": None,
-        "transcript": [{"role": "customer", "text": "my email is a@example.com"}]})
+    return cast(Escalation, factories.escalation(
+        conversation_id, escalation_id=escalation_id, at=OLD, detail="asked for a person",
+        transcript=[{"role": "customer", "text": "my email is a@example.com"}]))
 
 
 @dataclass

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import sqlite3
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -17,27 +14,12 @@ from actions.knowledge_log import KnowledgeLog, Outcome
 from bot.metrics.records import Collector, MetricsStore
 from bot.rasa_events import RasaEventTable
 from contract import metrics_tables as mt
-
-
-class Broker:
-    """The ``events`` table as Rasa's SQL event broker creates and fills it."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        with sqlite3.connect(path) as conn:
-            conn.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id VARCHAR(255),"
-                         " data TEXT)")
-
-    def publish(self, sender: str, **event: Any) -> None:
-        event.setdefault("timestamp", time.time())
-        with sqlite3.connect(self.path) as conn:
-            conn.execute("INSERT INTO events (sender_id, data) VALUES (?, ?)",
-                         (sender, json.dumps({"sender_id": sender, **event})))
+from tests.factories import EventsTable
 
 
 @pytest.fixture
-async def parts(tmp_path: Path) -> AsyncIterator[tuple[Collector, Broker, KnowledgeLog]]:
-    broker = Broker(tmp_path / "events.db")
+async def parts(tmp_path: Path) -> AsyncIterator[tuple[Collector, EventsTable, KnowledgeLog]]:
+    broker = EventsTable(tmp_path / "events.db")
     store = MetricsStore.from_url(f"sqlite+aiosqlite:///{tmp_path / 'metrics.db'}")
     await store.create_schema()
     knowledge = KnowledgeLog(create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'a.db'}"))
@@ -55,7 +37,7 @@ async def rows(collector: Collector) -> list[mt.MetricEvent]:
     return await collector.store.events(now - timedelta(days=1), now + timedelta(days=1))
 
 
-async def test_rasa_events_become_rows(parts: tuple[Collector, Broker, KnowledgeLog]) -> None:
+async def test_rasa_events_become_rows(parts: tuple[Collector, EventsTable, KnowledgeLog]) -> None:
     collector, broker, _ = parts
     broker.publish("c1", event="session_started")
     broker.publish("c1", event="slot", name="language", value="ru")
@@ -79,7 +61,7 @@ async def test_rasa_events_become_rows(parts: tuple[Collector, Broker, Knowledge
 
 
 async def test_a_second_read_records_nothing_twice(
-        parts: tuple[Collector, Broker, KnowledgeLog]) -> None:
+        parts: tuple[Collector, EventsTable, KnowledgeLog]) -> None:
     collector, broker, knowledge = parts
     broker.publish("c2", event="user", text="hi", input_channel="rest",
                    parse_data={"intent": {"name": "greet", "confidence": 0.9}})
@@ -99,7 +81,7 @@ async def test_a_second_read_records_nothing_twice(
 
 
 async def test_the_language_survives_a_restart(
-        parts: tuple[Collector, Broker, KnowledgeLog]) -> None:
+        parts: tuple[Collector, EventsTable, KnowledgeLog]) -> None:
     collector, broker, _ = parts
     broker.publish("c3", event="slot", name="language", value="uk")
     broker.publish("c3", event="user", text="привіт", input_channel="telegram",
@@ -111,7 +93,7 @@ async def test_the_language_survives_a_restart(
     assert [r.language for r in await rows(collector)] == ["uk", "uk"]
 
 
-async def test_quiet_conversations(parts: tuple[Collector, Broker, KnowledgeLog]) -> None:
+async def test_quiet_conversations(parts: tuple[Collector, EventsTable, KnowledgeLog]) -> None:
     collector, broker, _ = parts
     long_ago = time.time() - 1200
     broker.publish("quiet", event="user", text="hi", input_channel="telegram",

@@ -1,6 +1,6 @@
 """What an escalation carries to a person: the reason, the mood, the order, the transcript.
 
-Triggers set the ``escalation_reason`` slot; the escalation policy (bot/policies) then runs
+Triggers set the ``escalation_reason`` slot; the escalation policy (rasa_plugins/policies) then runs
 ``action_human_handoff`` as the next action, whatever the rules or a form would do. One
 slot, one action: every trigger escalates the same way, and tests can drive each one.
 """

@@ -1,7 +1,7 @@
 """A new conversation session that keeps a person's chat with the person.
 
 Rasa starts a new session after ``session_expiration_time`` of customer silence (domain.yml,
-or ``SESSION_EXPIRATION_MINUTES``: bot/model_loading.py). Its ``SessionStarted`` resets the
+or ``SESSION_EXPIRATION_MINUTES``: rasa_plugins/model_loading.py). Its ``SessionStarted`` resets the
 tracker, which also un-pauses it: with Rasa's own ``action_session_start`` the assistant
 would answer a customer whose chat an agent owns (or who is queued for one), and the
 handoff service would read the new session as "the customer restarted" and close the

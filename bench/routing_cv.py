@@ -22,8 +22,8 @@ from sklearn.model_selection import StratifiedKFold
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.nlu.cues import cues  # noqa: E402
-from bot.nlu.features import fit_router  # noqa: E402
+from rasa_plugins.nlu.cues import cues  # noqa: E402
+from rasa_plugins.nlu.features import fit_router  # noqa: E402
 
 JOBS = {"track_order", "cancel_order", "change_address", "report_lost_parcel", "return_item",
         "warranty_claim"}

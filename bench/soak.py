@@ -46,7 +46,7 @@ import aiohttp
 from bench.figures import percentile
 from bench.load import RestCustomer, Turn, WidgetCustomer, check, conversations, rss_mb
 from bot import processes
-from bot.channels import typed_commands
+from rasa_plugins.channels import typed_commands
 
 PERSON = [Turn("greeting", "hi"), Turn("person", "I want to talk to a person")]
 ROLES = ("rasa", "actions", "handoff")
@@ -202,7 +202,7 @@ def stored_user_texts(stack: processes.Stack, sender: str) -> list[str]:
 def stored_as(sent: str, stored: str) -> bool:
     """Whether ``stored`` is how the channel keeps ``sent``: as it is, or, for "/intent"
     shorthand of a button that was not offered (a reply lost to a kill never offered it),
-    as words (bot/channels/typed_commands.py)."""
+    as words (rasa_plugins/channels/typed_commands.py)."""
     return stored in (sent, sent.strip(), typed_commands.as_words(sent))
 
 

@@ -19,7 +19,7 @@ import time
 
 from bot import processes as p
 from bot import scaled
-from bot.handoff.cli import add_commands, run_command
+from handoff.cli import add_commands, run_command
 
 VAR = p.ROOT / "var"
 

@@ -257,8 +257,9 @@ def build_knowledge(env: Mapping[str, str], sink: Callable[[str], None] | None =
         raise StartError(f"python -m knowledge build failed with code {code}:\n{managed.tail()}")
 
 
-# The router's features are code (bot/nlu): a change there needs a new model too.
-TRAINING_INPUTS = ("config.yml", "domain.yml", "data", "bot/nlu/cues.py", "bot/nlu/features.py")
+# The router's features are code (rasa_plugins/nlu): a change there needs a new model too.
+TRAINING_INPUTS = ("config.yml", "domain.yml", "data", "rasa_plugins/nlu/cues.py",
+                   "rasa_plugins/nlu/features.py")
 KEPT_MODELS = 3
 
 
@@ -355,8 +356,8 @@ def start_stack(folder: Path, fixed_now: str | None = None,
         "ACTIONS_DB_URL": f"sqlite+aiosqlite:///{folder / 'actions.db'}",
         "WIDGET_SESSION_SECRET": "test-" + os.urandom(16).hex(),
         # Tests and benchmarks send many conversations from loopback: the channels' rate
-        # limits (bot/channels/rate_limits.py) and the per-client look-up throttle are set out
-        # of their way; a test of the limits sets its own in extra_env.
+        # limits (rasa_plugins/channels/rate_limits.py) and the per-client look-up throttle
+        # are set out of their way; a test of the limits sets its own in extra_env.
         **TEST_CHANNEL_LIMITS,
         "LOG_LEVEL": "WARNING",
         **({"ASSISTANT_FIXED_NOW": fixed_now} if fixed_now else {}),

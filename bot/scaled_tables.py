@@ -27,7 +27,7 @@ async def rasa_tables(endpoints_file: str) -> None:
     and a PING to its Redis lock store.
 
     Rasa's own table definitions and URL building, without building the stores: the
-    project's tracker store loads TensorFlow when it is built (bot/trackers.py), which
+    project's tracker store loads TensorFlow when it is built (rasa_plugins/trackers.py), which
     would add seconds to every start.
     """
     import redis  # noqa: PLC0415 - only in .venv-rasa

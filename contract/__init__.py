@@ -7,7 +7,7 @@ import from one another (``tests/contract/test_import_rules.py`` enforces it).
 - ``metrics_tables``: the service-quality record (the action server writes survey answers);
 - ``addresses``: the client of a request behind trusted proxies;
 - ``tables``: the registry of every table a conversation lives in, which erasure and
-  retention (``bot/metrics/erase.py``) loop over.
+  retention (``metrics/erase.py``) loop over.
 
 Pure: the standard library and SQLAlchemy constructs only, no import of any part, so every
 environment (Rasa's and the services') can import it.

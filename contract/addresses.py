@@ -1,6 +1,6 @@
 """Who a request comes from, behind trusted proxies: the one rule the Rasa channels
-(``bot/channels/client_identity.py``) and the handoff service's login throttle
-(``bot/handoff/throttle.py``) share. Pure standard library, so both environments import it.
+(``rasa_plugins/channels/client_identity.py``) and the handoff service's login throttle
+(``handoff/throttle.py``) share. Pure standard library, so both environments import it.
 """
 
 from __future__ import annotations

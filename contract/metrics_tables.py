@@ -12,7 +12,7 @@ tables, shared by the processes that write them:
 * ``surveys``: one row per surveyed conversation, written by the action server when the
   survey is offered and updated as the customer answers.
 
-The metrics (``bot.metrics.compute``) are computed from these rows only.
+The metrics (``metrics.compute``) are computed from these rows only.
 """
 
 from __future__ import annotations

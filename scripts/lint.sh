@@ -7,6 +7,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 .venv-services/bin/python -m ruff check .
 .venv-services/bin/python -m mypy
-mapfile -t rasa_side < <(grep -rlE '^\s*(from|import) rasa(\.| |$)' bot bench scripts \
+mapfile -t rasa_side < <(grep -rlE '^\s*(from|import) rasa(\.| |$)' rasa_plugins bot bench scripts \
     --include='*.py' | sort)
-.venv-rasa/bin/python -m mypy "${rasa_side[@]}" bot/channels/sanic_compat.py
+.venv-rasa/bin/python -m mypy "${rasa_side[@]}" rasa_plugins/channels/sanic_compat.py

@@ -16,8 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.handoff.settings import HandoffSettings
 from contract.signing import SignatureError, verify
+from handoff.settings import HandoffSettings
 
 ASKED = "The customer asked for a person."
 

@@ -51,7 +51,7 @@ def test_the_scaled_endpoints_use_the_same_stores_as_the_single_process_ones() -
         assert {k: v for k, v in shared[section].items() if k not in LOCATION_KEYS} == same
     assert shared["tracker_store"]["dialect"] == shared["event_broker"]["dialect"] \
         == "postgresql"
-    assert shared["lock_store"]["type"] == "bot.locks.AtomicRedisLockStore"
+    assert shared["lock_store"]["type"] == "rasa_plugins.locks.AtomicRedisLockStore"
 
 
 def test_processes_get_their_own_loopback_ports() -> None:

@@ -5,15 +5,17 @@ relative ones), so a deferred import does not hide a dependency.
 
 The parts, the environment and the process each runs in:
 
-- ``rasa_plugins`` (Rasa's environment, inside the Rasa server): channels, policies, broker,
-  router, tracker and lock stores;
-- ``actions`` (services' environment, the action server);
-- ``handoff`` (services' environment, the handoff service): queue, relay, console, alerts,
-  and the service-quality metrics it serves; the reader of Rasa's event table;
-- ``knowledge`` and ``sentiment`` (services' environment): libraries the action server and
-  the handoff service load in-process;
-- ``launcher`` (either environment, no server of its own): ``python -m bot``, the process
-  supervisor, the scaled deployment, the simulated day; it starts and seeds every part;
+- ``rasa_plugins/`` (Rasa's environment, inside the Rasa server): channels, policies,
+  broker, router, tracker and lock stores;
+- ``actions/`` (services' environment, the action server);
+- ``handoff/`` (services' environment, the handoff service): queue, relay, console, alerts;
+- ``metrics/`` (services' environment, served by the handoff service): the
+  service-quality record, its numbers, erasure and retention, the reader of Rasa's events;
+- ``knowledge/`` and ``sentiment/`` (services' environment): libraries the action server
+  and the handoff service load in-process;
+- ``bot/``, the launcher (either environment, no server of its own): ``python -m bot``, the
+  process supervisor, the scaled deployment, the simulated day; it starts and seeds every
+  part;
 - ``contract``: what they share; it imports no part.
 """
 
@@ -25,36 +27,19 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-FOLDERS = ("actions", "bot", "contract", "knowledge", "sentiment")
-
-# The longest matching prefix decides ("bot" itself only for bot/__init__.py, so a new module
-# in bot/ must be given its part); every module must match one.
+# Every top-level package is one part (a module's part is its package); bot/ is the
+# launcher. A new top-level package must be added here.
 PARTS = {
+    "rasa_plugins": "rasa_plugins",
     "actions": "actions",
+    "handoff": "handoff",
+    "metrics": "metrics",
     "knowledge": "knowledge",
     "sentiment": "sentiment",
     "contract": "contract",
-    "bot.channels": "rasa_plugins",
-    "bot.policies": "rasa_plugins",
-    "bot.brokers": "rasa_plugins",
-    "bot.nlu": "rasa_plugins",
-    "bot.trackers": "rasa_plugins",
-    "bot.locks": "rasa_plugins",
-    "bot.model_loading": "rasa_plugins",
-    "bot.remote_actions": "rasa_plugins",
-    "bot.handoff": "handoff",
-    "bot.metrics": "handoff",
-    "bot.rasa_events": "handoff",
     "bot": "launcher",
-    "bot.__main__": "launcher",
-    "bot.processes": "launcher",
-    "bot.engines": "launcher",
-    "bot.balancer": "launcher",
-    "bot.scaled": "launcher",
-    "bot.scaled_tables": "launcher",
-    "bot.simulation": "launcher",
-    "bot.demo": "launcher",
 }
+FOLDERS = tuple(PARTS)
 ALL_PARTS = frozenset(PARTS.values())
 MAY_IMPORT = {
     "contract": frozenset(),
@@ -62,7 +47,8 @@ MAY_IMPORT = {
     "knowledge": frozenset(),
     "sentiment": frozenset({"knowledge"}),            # built on the e5 encoder
     "actions": frozenset({"knowledge", "sentiment"}),  # loaded in the action server
-    "handoff": frozenset({"knowledge"}),              # question clusters use the encoder
+    "handoff": frozenset({"metrics"}),                # the service hosts the metrics
+    "metrics": frozenset({"knowledge"}),              # question clusters use the encoder
     "launcher": ALL_PARTS,
 }
 # Single imports allowed across parts, each with its reason.
@@ -74,10 +60,7 @@ EXCEPTIONS = {
 
 
 def part_of(module: str) -> str | None:
-    best = max((prefix for prefix in PARTS
-                if module == prefix or (prefix != "bot" and module.startswith(prefix + "."))),
-               key=len, default=None)
-    return PARTS[best] if best else None
+    return PARTS.get(module.split(".", maxsplit=1)[0])
 
 
 def part_of_import(name: str) -> str | None:
@@ -107,7 +90,7 @@ def imports_of(module: str, source: str, is_package: bool = False) -> set[str]:
                 anchor = package.split(".")
                 anchor = anchor[:len(anchor) - node.level + 1]
                 base = ".".join([*anchor, base] if base else anchor)
-            # "from bot.handoff import store" imports bot.handoff.store
+            # "from handoff import store" imports handoff.store
             found.update(f"{base}.{alias.name}" for alias in node.names)
     return {name for name in found if name.split(".")[0] in FOLDERS}
 
@@ -152,27 +135,34 @@ def test_every_exception_is_still_needed() -> None:
 
 @pytest.mark.parametrize(("module", "source", "expected"), [
     # a Rasa plugin reaching into the action server, inside a function
-    ("bot.channels.rest", "def f():\n    from actions.settings import X\n",
-     ["bot.channels.rest (rasa_plugins) imports actions.settings.X (actions)"]),
+    ("rasa_plugins.channels.rest", "def f():\n    from actions.settings import X\n",
+     ["rasa_plugins.channels.rest (rasa_plugins) imports actions.settings.X (actions)"]),
     # the action server reaching into the handoff service by "from package import module"
-    ("actions.handoff", "from bot.handoff import store\n",
-     ["actions.handoff (actions) imports bot.handoff.store (handoff)"]),
-    # a relative import resolved against the package
-    ("bot.metrics.records", "from ..channels import rest\n",
-     ["bot.metrics.records (handoff) imports bot.channels.rest (rasa_plugins)"]),
+    ("actions.handoff", "from handoff import store\n",
+     ["actions.handoff (actions) imports handoff.store (handoff)"]),
+    # the metrics serve the handoff service, never the other way round
+    ("metrics.records", "from handoff.store import Ticket\n",
+     ["metrics.records (metrics) imports handoff.store.Ticket (handoff)"]),
     # the contract imports no part
-    ("contract.payload", "import bot.handoff.store\n",
-     ["contract.payload (contract) imports bot.handoff.store (handoff)"]),
+    ("contract.payload", "import handoff.store\n",
+     ["contract.payload (contract) imports handoff.store (handoff)"]),
     # allowed: the contract, the part itself, an in-process library, the launcher
     ("actions.handoff", "from contract.payload import Escalation\nimport actions.settings\n"
      "from knowledge.base import KnowledgeBase\n", []),
-    ("bot.scaled", "from bot import balancer, handoff\nfrom actions.runtime import r\n", []),
-    # a new module in bot/ is not silently the launcher's
-    ("bot.newthing", "", ["bot.newthing: belongs to no part (add it to PARTS)"]),
+    ("handoff.quality", "from metrics import compute\n", []),
+    ("bot.scaled", "from bot import balancer\nimport handoff.app\nfrom actions.runtime import r\n",
+     []),
 ])
 def test_the_rules_catch_what_they_should(module: str, source: str,
                                           expected: list[str]) -> None:
     assert violations(module, source) == expected
+
+
+def test_relative_imports_are_resolved_against_the_package() -> None:
+    assert imports_of("rasa_plugins.channels.rest", "from ..policies import escalation\n") \
+        == {"rasa_plugins.policies.escalation"}
+    assert imports_of("handoff", "from . import api\n", is_package=True) \
+        == {"handoff.api"}
 
 
 def test_a_module_of_no_part_is_reported() -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from actions.settings import ActionSettings
-from bot.channels.client_identity import EdgeSettingsError
-from bot.channels.rate_limits import load_limits
-from bot.metrics.erase import RetentionSettings, Stores
 from contract.settings import ROOT, SettingsError, database_url, flag, integer, number
+from metrics.erase import RetentionSettings, Stores
+from rasa_plugins.channels.client_identity import EdgeSettingsError
+from rasa_plugins.channels.rate_limits import load_limits
 
 
 @pytest.mark.parametrize("raw", [None, "", "   "])

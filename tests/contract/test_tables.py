@@ -16,13 +16,14 @@ from contract import tables
 ROOT = Path(__file__).resolve().parents[2]
 DECLARED = re.compile(r'__tablename__\s*=\s*"(\w+)"')
 MODELS = ("actions.knowledge_log", "actions.handoff_outbox", "actions.lookup_guard",
-          "actions.verification_throttle", "actions.shop.tables", "bot.handoff.store",
-          "bot.handoff.security_events", "contract.metrics_tables", "bot.metrics.erase")
+          "actions.verification_throttle", "actions.shop.tables", "handoff.store",
+          "handoff.security_events", "contract.metrics_tables", "metrics.erase")
 
 
 def declared_names() -> set[str]:
     found = set()
-    for folder in ("actions", "bot", "contract", "knowledge", "sentiment"):
+    for folder in ("actions", "bot", "contract", "handoff", "knowledge", "metrics",
+                   "rasa_plugins", "sentiment"):
         for path in (ROOT / folder).rglob("*.py"):
             found.update(DECLARED.findall(path.read_text(encoding="utf-8")))
     return found

@@ -1,6 +1,6 @@
 """The channels' edges against the real stack: bounded REST bodies, client metadata that
 decides nothing, the channel's own client id, the widget's origins, and the per-client rate
-limits (bot/channels/client_identity.py, bot/channels/rate_limits.py).
+limits (rasa_plugins/channels/client_identity.py, rasa_plugins/channels/rate_limits.py).
 
 The limits are tested on a stack of their own with small budgets and a 5-second message
 window; there loopback is a trusted proxy, so each test is a client of its own by its

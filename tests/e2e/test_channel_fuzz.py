@@ -26,7 +26,7 @@ import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bot.channels.typed_commands import PUBLIC_COMMANDS
+from rasa_plugins.channels.typed_commands import PUBLIC_COMMANDS
 from tests.e2e.conftest import Assistant, new_sender
 from tests.e2e.telegram_client import SECRET_HEADER
 from tests.e2e.widget_socket import Visitor

@@ -1,7 +1,7 @@
 """The website chat widget in a real browser (Debian's Chromium) against the real stack.
 
 A visitor uses the widget on the demo shop page (``/webhooks/widget/demo``), served by
-the Rasa server's socket.io channel (bot/channels/socketio.py); agents answer in the
+the Rasa server's socket.io channel (rasa_plugins/channels/socketio.py); agents answer in the
 agent console in browser contexts of their own. Each test uses its own browser context,
 so its own visitor (localStorage token) and conversation.
 

@@ -1,5 +1,5 @@
-"""The REST channel's request checks (bot/channels/rest_checks.py) and the client metadata
-it hands Rasa (bot/channels/client_identity.py), under any body.
+"""The REST channel's request checks (rasa_plugins/channels/rest_checks.py) and the client metadata
+it hands Rasa (rasa_plugins/channels/client_identity.py), under any body.
 
 Properties: ``check_body`` never raises; it takes a body only if the sender is a valid id
 (no newline, no other channel's prefix), the message is non-empty text within its limit
@@ -16,13 +16,13 @@ from typing import Any
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bot.channels.client_identity import (
+from rasa_plugins.channels.client_identity import (
     MAX_BODY_BYTES,
     MAX_METADATA_BYTES,
     client_metadata,
     metadata_size,
 )
-from bot.channels.rest_checks import MAX_MESSAGE_CHARS, SENDER_RE, check_body
+from rasa_plugins.channels.rest_checks import MAX_MESSAGE_CHARS, SENDER_RE, check_body
 from tests.fuzz.conftest import examples
 
 SYSTEM_KEYS = ("is_external", "client_id", "from", "status", "display", "agent_name",

@@ -25,14 +25,14 @@ from aiohttp.test_utils import TestServer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.handoff import api
-from bot.handoff.app import create_app
-from bot.handoff.quality import RangeError, parse_range
-from bot.handoff.settings import HandoffSettings
 from contract.signing import sign
+from handoff import api
+from handoff.app import create_app
+from handoff.quality import RangeError, parse_range
+from handoff.settings import HandoffSettings
 from tests import factories
-from tests.bot.handoff.conftest import app_env
 from tests.fuzz.conftest import Loop, examples
+from tests.handoff.conftest import app_env
 
 CALLS = itertools.count()
 PASSWORD = "a long enough password"  # noqa: S105 (a test account)

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from bot.handoff import webhooks
 from contract.payload import REASONS, customer_text
 from contract.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, sign, verify
+from handoff import webhooks
 
 NOW = 1_790_000_000
 secrets_ = st.text(min_size=16, max_size=64)

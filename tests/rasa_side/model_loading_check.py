@@ -1,5 +1,5 @@
 """Run with .venv-rasa's Python (tests/bot/test_rasa_side.py does): the newest trained
-model loaded by Rasa's loader and by bot/model_loading.py gives the same parse (intent,
+model loaded by Rasa's loader and by rasa_plugins/model_loading.py gives the same parse (intent,
 confidences, ranking) for every message, and the same next-action predictions for
 conversations. Prints one JSON object: counts, differences, load seconds."""
 
@@ -75,7 +75,7 @@ def main() -> None:
     model = newest_model()
     stock, stock_seconds = load(model)
     before = asyncio.run(run(stock))
-    from bot import model_loading
+    from rasa_plugins import model_loading
 
     model_loading.install()
     fast, fast_seconds = load(model)

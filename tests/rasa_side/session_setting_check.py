@@ -17,8 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from rasa.shared.core.domain import Domain
 
-from bot import model_loading
-from bot.trackers import SQLTrackerStore
+from rasa_plugins import model_loading
+from rasa_plugins.trackers import SQLTrackerStore
 
 DOMAIN_FILE = Path(__file__).resolve().parents[2] / "domain.yml"
 VALUES = ["", "  ", "60", "0.1", "0", "1e-3", "abc", "-1", "nan", "inf", "10 min"]

@@ -27,8 +27,8 @@ from rasa.shared.core.events import (
     UserUttered,
 )
 
-from bot.brokers.sql import WalSQLEventBroker
-from bot.trackers import SQLTrackerStore
+from rasa_plugins.brokers.sql import WalSQLEventBroker
+from rasa_plugins.trackers import SQLTrackerStore
 
 DOMAIN = Domain.load(str(Path(__file__).resolve().parents[2] / "domain.yml"))
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from contract import metrics_tables as mt
 from contract.metrics_tables import MetricEvent
 from contract.session_marker import kept_metadata
-from metrics.compute import _sessions_by_id
+from metrics.conversations import _sessions_by_id
 from metrics.records import rasa_rows
 
 T0 = 1795000000.0

@@ -16,8 +16,9 @@ from handoff.settings import HandoffSettings
 from handoff.store import TicketStore, create_schema, open_database
 from handoff.strings import Strings
 from handoff.throttle import LoginThrottle
-from metrics.erase import RetentionJob, RetentionSettings, Stores
+from metrics.erase import RetentionSettings, Stores
 from metrics.records import MetricsStore
+from metrics.retention import RetentionJob
 
 log = logging.getLogger("handoff")
 

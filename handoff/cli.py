@@ -15,7 +15,8 @@ from handoff.accounts import AccountError, Accounts
 from handoff.app import run
 from handoff.settings import HandoffSettings, SettingsError
 from handoff.store import ROLES, create_schema, open_database
-from metrics.erase import RetentionSettings, Stores, erase_and_log
+from metrics.erase import RetentionSettings, Stores
+from metrics.retention import erase_and_log
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

@@ -25,7 +25,8 @@ from handoff.hours import pickup_clock
 from handoff.store import Agent, utcnow
 from metrics import compute
 from metrics.clusters import QuestionClusterer
-from metrics.erase import Stores, erase_and_log
+from metrics.erase import Stores
+from metrics.retention import erase_and_log
 
 log = logging.getLogger(__name__)
 

@@ -28,36 +28,27 @@ revealing any id.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import hashlib
-import hmac
 import json
 import logging
 import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import (
     JSON,
-    DateTime,
     Float,
-    Integer,
-    String,
-    Text,
     cast,
     delete,
     func,
-    insert,
     inspect,
     select,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.expression import TableClause
 
 from contract import tables
@@ -77,24 +68,6 @@ Counts = dict[str, int]
 TRACKER_EVENTS = tables.by_key("tracker.events").rows
 BROKER_EVENTS = tables.by_key("broker.events").rows
 TICKETS = tables.TICKETS.rows
-
-
-class _Base(DeclarativeBase):
-    pass
-
-
-class ErasureLogRow(_Base):
-    """One erasure or retention run: who, when, how many rows; never the content."""
-
-    __tablename__ = "erasure_log"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    kind: Mapped[str] = mapped_column(String(16))             # conversation | retention
-    actor: Mapped[str] = mapped_column(String(120))           # agent username | retention job
-    # SHA-256 (hex) of the conversation id, salted; None for a retention run.
-    conversation_ref: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
-    counts_json: Mapped[str] = mapped_column(Text)
 
 
 @dataclass
@@ -169,7 +142,7 @@ def _missing_sqlite_file(url: str) -> bool:
 
 
 @contextlib.asynccontextmanager
-async def _engine(ref: StoreRef, create: bool = False) -> AsyncIterator[AsyncEngine | None]:
+async def store_engine(ref: StoreRef, create: bool = False) -> AsyncIterator[AsyncEngine | None]:
     """The store's engine; None when it is not kept, or is a SQLite file never created
     (unless ``create``). Engines made from a URL are disposed afterwards."""
     if ref is None:
@@ -191,16 +164,16 @@ async def _engine(ref: StoreRef, create: bool = False) -> AsyncIterator[AsyncEng
         await engine.dispose()
 
 
-async def _tables(conn: AsyncConnection) -> set[str]:
+async def table_names(conn: AsyncConnection) -> set[str]:
     return set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
 
 
-def _aware(moment: datetime) -> datetime:
+def as_aware(moment: datetime) -> datetime:
     """SQLite hands back naive datetimes for timezone-aware columns; they are UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _utc(moment: datetime) -> datetime:
+def as_utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("a timezone-aware datetime is needed")
     return moment.astimezone(UTC)
@@ -246,11 +219,11 @@ async def _each_table(stores: Stores, statement: Callable[[tables.ConversationTa
     transaction per store, upstream stores first; the rows deleted per ``store.table``."""
     counts: Counts = {}
     for store in tables.STORES:
-        async with _engine(getattr(stores, store)) as engine:
+        async with store_engine(getattr(stores, store)) as engine:
             if engine is None:
                 continue
             async with engine.begin() as conn:
-                present = await _tables(conn)
+                present = await table_names(conn)
                 for entry in tables.in_store(store):
                     if entry.name not in present:
                         continue
@@ -294,7 +267,7 @@ async def purge_older_than(stores: Stores, cutoff: datetime) -> Counts:
 
     The erasure log itself is kept: it holds no content.
     """
-    cutoff = _utc(cutoff)
+    cutoff = as_utc(cutoff)
     return await _each_table(stores, lambda entry, present: _older_than(entry, present,
                                                                          cutoff))
 
@@ -351,126 +324,3 @@ def _event_time(raw: str | None) -> float:
         return float(json.loads(raw or "{}").get("timestamp"))
     except (TypeError, ValueError, AttributeError):
         return float("inf")  # unreadable: never counted as old
-
-
-# The erasure log ------------------------------------------------------------------------
-
-def conversation_ref(conversation_id: str, salt: str = "") -> str:
-    """What the log keeps instead of the id: SHA-256 hex, an HMAC keyed with the salt."""
-    raw = conversation_id.encode()
-    if salt:
-        return hmac.new(salt.encode(), raw, hashlib.sha256).hexdigest()
-    return hashlib.sha256(raw).hexdigest()
-
-
-async def create_log_schema(metrics: StoreRef) -> None:
-    async with _engine(metrics, create=True) as engine:
-        if engine is not None:
-            async with engine.begin() as conn:
-                await conn.run_sync(_Base.metadata.create_all)
-
-
-async def record_erasure(metrics: StoreRef, *, kind: Literal["conversation", "retention"],
-                         actor: str, counts: Counts, now: datetime,
-                         conversation_id: str | None = None, salt: str = "") -> None:
-    """Log an erasure in ``erasure_log`` (metrics database): the id only as a salted hash."""
-    row = {"at": _utc(now), "kind": kind, "actor": actor[:120],
-           "conversation_ref": (conversation_ref(conversation_id, salt)
-                                if conversation_id is not None else None),
-           "counts_json": json.dumps(counts, sort_keys=True)}
-    if metrics is None:
-        log.warning("erasure not logged: METRICS_DB_URL is not configured (%s)", row)
-        return
-    async with _engine(metrics, create=True) as engine:
-        assert engine is not None
-        async with engine.begin() as conn:
-            await conn.run_sync(_Base.metadata.create_all)
-            await conn.execute(insert(ErasureLogRow).values(**row))
-
-
-async def erasures(metrics: StoreRef, limit: int = 100) -> list[dict[str, Any]]:
-    """The latest log entries, newest first (for an audit view)."""
-    async with _engine(metrics) as engine:
-        if engine is None:
-            return []
-        async with engine.connect() as conn:
-            if "erasure_log" not in await _tables(conn):
-                return []
-            rows = await conn.execute(select(ErasureLogRow.__table__)
-                                      .order_by(ErasureLogRow.id.desc()).limit(limit))
-            return [{**row._asdict(), "at": _aware(row.at),
-                     "counts": json.loads(row.counts_json)} for row in rows]
-
-
-async def erase_and_log(stores: Stores, conversation_id: str, actor: str,
-                        now: datetime, salt: str = "") -> Counts:
-    """A customer's request: erase the conversation everywhere, then log it."""
-    counts = await erase_conversation(stores, conversation_id)
-    await record_erasure(stores.metrics, kind="conversation", actor=actor, counts=counts,
-                         now=now, conversation_id=conversation_id, salt=salt)
-    log.info("conversation %s… erased by %s: %s", conversation_ref(conversation_id, salt)[:12],
-             actor, counts)
-    return counts
-
-
-async def purge_and_log(stores: Stores, cutoff: datetime, now: datetime,
-                        actor: str = RETENTION_ACTOR) -> Counts:
-    """The retention rule (``purge_older_than``), then its log entry."""
-    counts = await purge_older_than(stores, cutoff)
-    await record_erasure(stores.metrics, kind="retention", actor=actor, counts=counts, now=now)
-    return counts
-
-
-# The scheduled job ----------------------------------------------------------------------
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class RetentionJob:
-    """Deletes what is older than the retention period: shortly after start, then daily."""
-
-    def __init__(self, stores: Stores, settings: RetentionSettings,
-                 clock: Callable[[], datetime] = _utcnow) -> None:
-        self.stores = stores
-        self.settings = settings
-        self.clock = clock
-        self.last_run: datetime | None = None
-        self.last_counts: Counts = {}
-        self._task: asyncio.Task[None] | None = None
-
-    def cutoff(self, now: datetime) -> datetime:
-        return _utc(now) - timedelta(days=self.settings.days)
-
-    async def run_once(self, now: datetime | None = None) -> Counts:
-        now = _utc(now or self.clock())
-        cutoff = self.cutoff(now)
-        counts = await purge_and_log(self.stores, cutoff, now)
-        self.last_run, self.last_counts = now, counts
-        log.info("retention: deleted what is older than %s (%d days): %s",
-                 cutoff.isoformat(timespec="seconds"), self.settings.days,
-                 {key: value for key, value in counts.items() if value} or "nothing")
-        return counts
-
-    async def _loop(self) -> None:
-        await asyncio.sleep(self.settings.first_run_seconds)
-        while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the job must survive a database hiccup
-                log.exception("retention run failed; next try in %.0f s",
-                              self.settings.interval_seconds)
-            await asyncio.sleep(self.settings.interval_seconds)
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._loop())
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None

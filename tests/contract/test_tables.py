@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DECLARED = re.compile(r'__tablename__\s*=\s*"(\w+)"')
 MODELS = ("actions.knowledge_log", "actions.handoff_outbox", "actions.lookup_guard",
           "actions.verification_throttle", "actions.shop.tables", "handoff.store",
-          "handoff.security_events", "contract.metrics_tables", "metrics.erase")
+          "handoff.security_events", "contract.metrics_tables", "metrics.retention")
 
 
 def declared_names() -> set[str]:

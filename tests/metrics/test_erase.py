@@ -30,8 +30,9 @@ from contract.payload import Escalation
 from handoff.security_events import SecurityEventRow
 from handoff.settings import SettingsError
 from handoff.store import PendingAlert, TicketStore, create_schema, open_database
-from metrics import erase
-from metrics.erase import RetentionJob, RetentionSettings, Stores
+from metrics import erase, retention
+from metrics.erase import RetentionSettings, Stores
+from metrics.retention import RetentionJob
 from tests import factories
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -247,18 +248,18 @@ async def test_erasing_a_conversation_removes_it_from_every_store(world: World) 
 
 
 async def test_an_erasure_is_logged_without_the_content(world: World) -> None:
-    counts = await erase.erase_and_log(world.stores, "gone", actor="anna", now=NOW,
+    counts = await retention.erase_and_log(world.stores, "gone", actor="anna", now=NOW,
                                        salt="pepper")
 
-    entries = await erase.erasures(world.stores.metrics)
+    entries = await retention.erasures(world.stores.metrics)
     assert len(entries) == 1
     entry = entries[0]
     assert entry["kind"] == "conversation" and entry["actor"] == "anna"
     assert entry["at"] == NOW and entry["counts"] == counts
-    assert entry["conversation_ref"] == erase.conversation_ref("gone", "pepper")
+    assert entry["conversation_ref"] == retention.conversation_ref("gone", "pepper")
     assert entry["conversation_ref"] != hashlib.sha256(b"gone").hexdigest()  # salted
     assert "gone" not in json.dumps(entry, default=str)
-    assert erase.conversation_ref("gone") == hashlib.sha256(b"gone").hexdigest()
+    assert retention.conversation_ref("gone") == hashlib.sha256(b"gone").hexdigest()
 
 
 async def test_retention_deletes_old_rows_and_keeps_recent_ones_and_open_tickets(
@@ -300,7 +301,7 @@ async def test_the_retention_job_runs_soon_after_start_and_logs_its_run(world: W
         await job.close()
     assert job.last_run == NOW
     assert job.last_counts["metrics.surveys"] == 3   # gone, waiting and mixed's old session
-    entries = await erase.erasures(world.stores.metrics)
+    entries = await retention.erasures(world.stores.metrics)
     assert [(e["kind"], e["actor"], e["conversation_ref"]) for e in entries] == [
         ("retention", "retention job", None)]
     assert entries[0]["counts"] == job.last_counts
@@ -351,9 +352,9 @@ async def test_retention_on_postgresql(postgres_url: str, tmp_path: Path) -> Non
                                           "ORDER BY 1"))
         assert list(tickets) == [("kept", "resolved"), ("mixed", "resolved"),
                                  ("waiting", "queued")]
-    erased = await erase.erase_and_log(stores, "waiting", actor="anna", now=NOW)
+    erased = await retention.erase_and_log(stores, "waiting", actor="anna", now=NOW)
     assert erased["handoff.tickets"] == 1 and erased["handoff.messages"] == 2
-    assert (await erase.erasures(engine))[0]["counts"] == erased
+    assert (await retention.erasures(engine))[0]["counts"] == erased
     await engine.dispose()
 
 

@@ -24,7 +24,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot import processes as p
-from bot.simulation import Console, Day, Record, expected
+from bot.console_client import Console
+from bot.day_record import Record, expected
+from bot.simulation import Day
 
 FOLDER = p.ROOT / "var" / "demo"
 ROWS = (("conversations", "conversations"), ("escalated", "escalated"),

@@ -35,8 +35,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot import processes
-from bot.simulation import Console as SimConsole
-from bot.simulation import Day, Record, expected, too_close
+from bot.console_client import Console as SimConsole
+from bot.day_record import Record, expected, too_close
+from bot.simulation import Day
 from contract.signing import SignatureError, verify
 from tests.e2e.conftest import PINNED_NOW, Console, wait_for
 

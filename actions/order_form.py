@@ -9,7 +9,6 @@ rejects the form for that turn and the rules handle the interruption.
 
 from __future__ import annotations
 
-import abc
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,7 +44,7 @@ from actions.jobs import (
     is_question,
 )
 from actions.lookup_locks import THROTTLE_SLOT, client_of, lock_slot, security_event
-from actions.orders import AddressJob, CancelJob, LostParcelJob, TrackJob, order_facts
+from actions.orders import AddressJob, CancelJob, LostParcelJob, TrackJob
 from actions.returns import ReturnJob
 from actions.runtime import get_runtime
 from actions.status import StatusJob
@@ -351,73 +350,3 @@ def rt_local(ctx: JobContext, value: Any) -> datetime:
     except ValueError:
         moment = ctx.rt.now()
     return ctx.rt.calendar.local(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
-
-
-class _AskAction(Action, abc.ABC):
-    """Asks for a slot with facts about the verified order (item names, fees, dates)."""
-
-    action_name = ""
-
-    def name(self) -> str:
-        return self.action_name
-
-    @abc.abstractmethod
-    async def ask(self, ctx: JobContext) -> None:
-        """Send the question."""
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[EventType]:
-        ctx = JobContext(await get_runtime(), dispatcher, tracker)
-        await self.ask(ctx)
-        return []
-
-
-class ActionAskReturnItem(_AskAction):
-    action_name = "action_ask_return_item"
-
-    async def ask(self, ctx: JobContext) -> None:
-        await RETURN_JOB.ask_item(ctx)
-
-
-class ActionAskReturnConfirm(_AskAction):
-    action_name = "action_ask_return_confirm"
-
-    async def ask(self, ctx: JobContext) -> None:
-        await RETURN_JOB.ask_confirm(ctx)
-
-
-class ActionAskWarrantyItem(_AskAction):
-    action_name = "action_ask_warranty_item"
-
-    async def ask(self, ctx: JobContext) -> None:
-        await WARRANTY_JOB.ask_item(ctx)
-
-
-class ActionAskSerialNumber(_AskAction):
-    action_name = "action_ask_serial_number"
-
-    async def ask(self, ctx: JobContext) -> None:
-        await WARRANTY_JOB.ask_serial(ctx)
-
-
-class ActionAskWarrantyConfirm(_AskAction):
-    action_name = "action_ask_warranty_confirm"
-
-    async def ask(self, ctx: JobContext) -> None:
-        await WARRANTY_JOB.ask_confirm(ctx)
-
-
-class ActionAskSealIntact(_AskAction):
-    action_name = "action_ask_seal_intact"
-
-    async def ask(self, ctx: JobContext) -> None:
-        item = (await ctx.order()).item(ctx.get("return_item"))
-        ctx.say("utter_ask_seal_intact", item=item.name if item else "")
-
-
-class ActionAskCancelConfirm(_AskAction):
-    action_name = "action_ask_cancel_confirm"
-
-    async def ask(self, ctx: JobContext) -> None:
-        ctx.say("utter_ask_cancel_confirm", **order_facts(ctx, await ctx.order()))
-

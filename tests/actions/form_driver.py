@@ -18,7 +18,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.order_form import ActionCompleteOrderJob, ActionStartJob, ValidateOrderForm
-from actions.order_form import _AskAction as AskAction
+from actions.order_form_asks import AskAction
 
 DOMAIN = yaml.safe_load((Path(__file__).parents[2] / "domain.yml").read_text())
 ASK_ACTIONS = {cls().name(): cls() for cls in AskAction.__subclasses__()}

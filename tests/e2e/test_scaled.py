@@ -13,6 +13,7 @@ processes at once must be handled one after the other (Rasa's Redis lock store).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -83,9 +84,11 @@ class Scaled:
         managed.process.wait(10)
 
 
-@pytest.fixture(scope="module")
-def two_of_each(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scaled]:
-    folder = tmp_path_factory.mktemp("scaled")
+@contextlib.contextmanager
+def two_of_each_stack(folder: Path, **extra_env: str) -> Iterator[Scaled]:
+    """Two Rasa and two action-server processes behind nginx, one handoff service, on a
+    throwaway PostgreSQL and Redis; ``extra_env`` is added to every process's settings.
+    Afterwards no server may have logged a traceback."""
     logs: list[str] = []
     postgres = servers.start_postgres("rasa_tracker")
     redis: servers.RedisServer | None = None
@@ -99,7 +102,7 @@ def two_of_each(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scaled]:
         env = p.base_env({
             **scaled.scaled_env(layout, database, redis.port, token,
                                 "test-" + os.urandom(16).hex(), "test-" + os.urandom(16).hex()),
-            "ASSISTANT_FIXED_NOW": PINNED_NOW, "LOG_LEVEL": "WARNING"})
+            "ASSISTANT_FIXED_NOW": PINNED_NOW, "LOG_LEVEL": "WARNING", **extra_env})
         try:
             model = p.newest_model()
         except p.StartError:
@@ -120,6 +123,12 @@ def two_of_each(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scaled]:
         postgres.stop()
     tracebacks = [line for line in logs if "Traceback" in line]
     assert not tracebacks, "a server logged a traceback:\n" + "\n".join(logs[-80:])
+
+
+@pytest.fixture(scope="module")
+def two_of_each(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scaled]:
+    with two_of_each_stack(tmp_path_factory.mktemp("scaled")) as stack:
+        yield stack
 
 
 def texts(replies: list[dict[str, Any]]) -> list[str]:

@@ -10,7 +10,6 @@ brings the assistant back on the first process.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 import uuid
@@ -18,12 +17,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot import engines, scaled
 from bot import processes as p
 from contract.session_marker import continues_handoff
-from tests import servers
-from tests.e2e.conftest import PINNED_NOW, Assistant, Console, customer_texts, new_sender, wait_for
-from tests.e2e.test_scaled import Scaled
+from tests.e2e.conftest import Assistant, Console, customer_texts, new_sender, wait_for
+from tests.e2e.test_scaled import Scaled, two_of_each_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -32,36 +29,9 @@ EXPIRY_SECONDS = 6.0
 
 @pytest.fixture(scope="module")
 def scaled_short(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scaled]:
-    folder = tmp_path_factory.mktemp("scaled-short")
-    logs: list[str] = []
-    postgres = servers.start_postgres("rasa_tracker")
-    redis: servers.RedisServer | None = None
-    stack: scaled.ScaledStack | None = None
-    try:
-        database = engines.Database("127.0.0.1", postgres.port, "postgres", "")
-        engines.create_databases(database, scaled.DATABASES, postgres.bin_dir)
-        redis = servers.start_redis()
-        layout = scaled.Layout.for_replicas(2)
-        token = "scaled-" + os.urandom(12).hex()
-        env = p.base_env({
-            **scaled.scaled_env(layout, database, redis.port, token,
-                                "test-" + os.urandom(16).hex(), "test-" + os.urandom(16).hex()),
-            "ASSISTANT_FIXED_NOW": PINNED_NOW, "LOG_LEVEL": "WARNING",
-            "SESSION_EXPIRATION_MINUTES": str(EXPIRY_SECONDS / 60)})
-        model = p.newest_model()
-        p.build_knowledge(env, sink=logs.append)
-        stack = scaled.ScaledStack(layout, env, model, token, folder / "nginx",
-                                   sink=logs.append, access_log=folder / "access.log")
-        stack.start()
-        yield Scaled(stack, database, folder / "access.log", logs)
-    finally:
-        if stack is not None:
-            stack.stop()
-        if redis is not None:
-            redis.stop()
-        postgres.stop()
-    tracebacks = [line for line in logs if "Traceback" in line]
-    assert not tracebacks, "a server logged a traceback:\n" + "\n".join(logs[-80:])
+    with two_of_each_stack(tmp_path_factory.mktemp("scaled-short"),
+                           SESSION_EXPIRATION_MINUTES=str(EXPIRY_SECONDS / 60)) as stack:
+        yield stack
 
 
 def console(s: Scaled) -> Console:

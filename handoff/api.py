@@ -341,15 +341,14 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         return error(403, "cross-origin WebSocket refused")
     ws = web.WebSocketResponse(heartbeat=30)
     await ws.prepare(request)
-    hub = request.app[SERVICE].hub
-    hub.add(ws, found[0].id)
-    await hub.broadcast({"type": "queue"})
+    service = request.app[SERVICE]
+    await service.console_opened(ws, found[0].id)
     try:
         async for message in ws:
             if message.type == WSMsgType.TEXT and '"ping"' in message.data:
                 await ws.send_str(json.dumps({"type": "pong"}))
     finally:
-        hub.remove(ws)
+        service.console_closed(ws)
     return ws
 
 

@@ -70,17 +70,15 @@ def parse_range(query: Any, today: date) -> tuple[date, date, str, str]:
 async def _rows(request: web.Request, date_from: date, date_to: date,
                 zone: ZoneInfo) -> tuple[list[Any], list[Any]]:
     """The record a day beyond both ends of the range (re-opened conversations)."""
-    metrics = request.app[SERVICE].metrics
-    assert metrics is not None
     start = datetime.combine(date_from - timedelta(days=1), datetime.min.time(), zone)
     end = datetime.combine(date_to + timedelta(days=2), datetime.min.time(), zone)
-    return await metrics.events(start, end), await metrics.surveys(start, end)
+    return await request.app[SERVICE].quality_record(start, end)
 
 
 async def _live(request: web.Request) -> dict[str, Any]:
     service = request.app[SERVICE]
     now = utcnow()
-    clocks = [(t, pickup_clock(t)) for t in await service.store.queued()]
+    clocks = [(t, pickup_clock(t)) for t in await service.queued()]
     queued = [t for t, clock in clocks if clock is not None]
     waits = [(now - clock).total_seconds() for _, clock in clocks if clock is not None]
     return {"queued": len(queued), "oldest_waiting_s": round(max(waits), 1) if waits else None,
@@ -198,7 +196,7 @@ async def erase_ticket(request: web.Request, agent: Agent) -> web.Response:
         ticket_id = int(request.match_info["ticket_id"])
     except ValueError:
         return error(404, "no such chat")
-    ticket = await service.store.get(ticket_id)
+    ticket = await service.ticket(ticket_id)
     if ticket is None:
         return error(404, "no such chat")
     try:
@@ -212,13 +210,12 @@ async def erase_ticket(request: web.Request, agent: Agent) -> web.Response:
     conversation_id = ticket.conversation_id
     if ticket.status in ("queued", "assigned"):
         # Closed first, so nobody answers a conversation that no longer exists.
-        await service.store.resolve(ticket.id, None, utcnow(), status="erased")
-        await service.queue_changed()
+        await service.close_erased(ticket)
     retention = request.app[SETTINGS].retention
     counts = await erase_and_log(request.app[STORES], conversation_id, agent.username,
                                  utcnow(), salt=retention.log_salt if retention else "")
     log.info("agent %s erased a conversation (%d rows)", agent.username, sum(counts.values()))
-    await service.hub.broadcast({"type": "queue"})
+    await service.console_refresh()
     return web.json_response({"erased": True, "rows": sum(counts.values()), "counts": counts})
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from handoff import security_events
@@ -163,6 +164,37 @@ class HandoffService:
         return await self.surveys.sweep()
 
     # What the console reads ----------------------------------------------------------------
+
+    async def queued(self) -> list[Ticket]:
+        return list(await self.store.queued())
+
+    async def ticket(self, ticket_id: int) -> Ticket | None:
+        return await self.store.get(ticket_id)
+
+    async def close_erased(self, ticket: Ticket) -> None:
+        """An open chat whose conversation is being erased: closed first, so nobody
+        answers a conversation that no longer exists, and the queue moves up."""
+        await self.store.resolve(ticket.id, None, utcnow(), status="erased")
+        await self.queue.changed()
+
+    async def console_opened(self, socket: web.WebSocketResponse, agent_id: int) -> None:
+        """An agent's console connected: it gets every update, and the agent counts as
+        online (queue waits are shared among the agents online)."""
+        self.hub.add(socket, agent_id)
+        await self.hub.broadcast({"type": "queue"})
+
+    def console_closed(self, socket: web.WebSocketResponse) -> None:
+        self.hub.remove(socket)
+
+    async def quality_record(self, start: datetime, end: datetime
+                             ) -> tuple[list[Any], list[Any]]:
+        """The service-quality rows (metric events, surveys) between two moments."""
+        if self.metrics is None:
+            raise RuntimeError("the handoff service runs without its metrics store")
+        return await self.metrics.events(start, end), await self.metrics.surveys(start, end)
+
+    async def console_refresh(self) -> None:
+        await self.hub.broadcast({"type": "queue"})
 
     async def active_chats(self) -> dict[int, int]:
         return await self.store.active_chats()

@@ -37,14 +37,13 @@ from bot.scaled_layout import (
     MARKER,
     REDIS_LOCK_DB,
     Layout,
-    leftover_pids,
     scaled_env,
     stop_leftovers,
 )
 
 __all__ = [
     "DATABASES", "ENDPOINTS", "MARKER", "REDIS_LOCK_DB", "Layout", "ScaledStack",
-    "Spec", "add_command", "leftover_pids", "run", "scaled_env", "stop_leftovers",
+    "Spec", "add_command", "run", "scaled_env", "stop_leftovers",
 ]
 
 SCALED = p.ROOT / "var" / "scaled"

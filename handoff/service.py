@@ -108,9 +108,6 @@ class HandoffService:
     async def feed_once(self) -> int:
         return await self.feed.once()
 
-    async def _backfill(self, ticket: Ticket) -> None:
-        await self.intake.backfill(ticket)
-
     async def deliver_once(self) -> int:
         return await self.outbound.deliver_once()
 

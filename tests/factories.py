@@ -14,9 +14,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from contract.signing import SignatureError, verify
+from handoff import api
 from handoff.settings import HandoffSettings
 
 ASKED = "The customer asked for a person."
@@ -64,7 +67,7 @@ class EventsTable:
 
     def user(self, sender: str, text: str, intent: str = "inform",
              confidence: float = 0.95) -> None:
-        self.publish(sender, {"event": "user", "text": text, "timestamp": time.time(),
+        self.publish(sender, {"event": "user", "text": text,
                               "parse_data": {"intent": {"name": intent,
                                                         "confidence": confidence}}})
 
@@ -103,13 +106,50 @@ async def status_webhook(secret: str, states: Mapping[str, Mapping[str, Any]],
         await runner.cleanup()
 
 
+WEBHOOK_SECRET = "w" * 32  # app_env's
+
+
+def app_env(folder: Path, **extra: str) -> dict[str, str]:
+    """Settings of a whole handoff service with its databases in ``folder`` (Rasa is not
+    running: its URL is a closed port)."""
+    def sqlite(name: str) -> str:
+        return f"sqlite+aiosqlite:///{folder / name}"
+    return {"HANDOFF_WEBHOOK_SECRET": WEBHOOK_SECRET, "RASA_API_TOKEN": "token",
+            "RASA_URL": "http://127.0.0.1:9", "HANDOFF_DB_URL": sqlite("handoff.db"),
+            "RASA_EVENTS_DB_URL": sqlite("events.db"), "METRICS_DB_URL": sqlite("metrics.db"),
+            "ACTIONS_DB_URL": sqlite("actions.db"), "TRACKER_DB": str(folder / "tracker.db"),
+            "RETENTION_FIRST_RUN_SECONDS": "3600", **extra}
+
+
 def handoff_settings(folder: Path, **env: str) -> HandoffSettings:
-    """The handoff service's settings with every store in ``folder`` and Rasa unreachable
-    (port 9), unless ``env`` says otherwise."""
-    return HandoffSettings.from_env({
-        "HANDOFF_WEBHOOK_SECRET": "x" * 32, "RASA_API_TOKEN": "token",
-        "RASA_URL": "http://127.0.0.1:9",
-        "HANDOFF_DB_URL": f"sqlite+aiosqlite:///{folder / 'handoff.db'}",
-        "RASA_EVENTS_DB_URL": f"sqlite+aiosqlite:///{folder / 'events.db'}",
-        "METRICS_DB_URL": f"sqlite+aiosqlite:///{folder / 'metrics.db'}",
-        "ACTIONS_DB_URL": f"sqlite+aiosqlite:///{folder / 'actions.db'}", **env})
+    """The handoff service's settings from ``app_env``."""
+    return HandoffSettings.from_env(app_env(folder, **env))
+
+
+HANDOFF_TABLES = ("tickets", "messages", "agent_sessions")
+
+
+def handoff_rows(folder: Path) -> dict[str, int]:
+    """How many rows each of the handoff database's conversation tables holds."""
+    with sqlite3.connect(folder / "handoff.db") as conn:
+        return {table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
+                for table in HANDOFF_TABLES}
+
+
+async def console_login(server: TestServer, username: str, password: str) -> tuple[str, str]:
+    """(session cookie, CSRF token) of a real login through the console's routes (the
+    login page's CSRF cookie, then /api/login). The token is read from the store: a
+    supervisor's /api/me would start loading the dashboard's encoder (seconds of CPU)."""
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(cookie_jar=jar) as browser:
+        async with browser.get(server.make_url("/console/login")) as page:
+            await page.read()
+        login_csrf = next(c.value for c in jar if c.key == api.LOGIN_CSRF_COOKIE)
+        async with browser.post(server.make_url("/api/login"),
+                                json={"username": username, "password": password},
+                                headers={"X-CSRF-Token": login_csrf}) as answer:
+            assert answer.status == 200, await answer.text()
+        token = next(c.value for c in jar if c.key == api.SESSION_COOKIE)
+    found = await server.app[api.ACCOUNTS].session_of(token)
+    assert found is not None
+    return token, found[1].csrf_token

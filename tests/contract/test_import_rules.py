@@ -63,15 +63,6 @@ def part_of(module: str) -> str | None:
     return PARTS.get(module.split(".", maxsplit=1)[0])
 
 
-def part_of_import(name: str) -> str | None:
-    """The part of an imported name, which may be a class or function in a module."""
-    while name:
-        if (found := part_of(name)) is not None:
-            return found
-        name = name.rpartition(".")[0]
-    return None
-
-
 def module_name(path: Path) -> str:
     parts = path.relative_to(ROOT).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -101,7 +92,7 @@ def violations(module: str, source: str, is_package: bool = False) -> list[str]:
         return [f"{module}: belongs to no part (add it to PARTS)"]
     found = []
     for name in sorted(imports_of(module, source, is_package)):
-        other = part_of_import(name)
+        other = part_of(name)
         if other in (own, "contract") or other in MAY_IMPORT[own]:
             continue
         if any(module == m and (name == target or name.startswith(target + "."))

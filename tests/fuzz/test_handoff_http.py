@@ -31,12 +31,12 @@ from handoff.app import create_app
 from handoff.quality import RangeError, parse_range
 from handoff.settings import HandoffSettings
 from tests import factories
+from tests.factories import app_env
 from tests.fuzz.conftest import Loop, examples
-from tests.handoff.conftest import app_env
 
 CALLS = itertools.count()
 PASSWORD = "a long enough password"  # noqa: S105 (a test account)
-SECRET = "w" * 32  # app_env's webhook secret
+SECRET = factories.WEBHOOK_SECRET
 ROOT = str(Path(__file__).resolve().parents[2])
 
 
@@ -55,30 +55,12 @@ class Console:
         return str(self.server.make_url(path))
 
     def counts(self) -> dict[str, int]:
-        with sqlite3.connect(self.folder / "handoff.db") as conn:
-            return {table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
-                    for table in ("tickets", "messages", "agent_sessions")}
+        return factories.handoff_rows(self.folder)
 
     def tickets_of(self, escalation_id: str) -> int:
         with sqlite3.connect(self.folder / "handoff.db") as conn:
             return conn.execute("SELECT count(*) FROM tickets WHERE escalation_id = ?",
                                 (escalation_id,)).fetchone()[0]
-
-
-async def _login(server: TestServer, username: str) -> tuple[str, str]:
-    """(session cookie, CSRF token) of a real login through the console's routes."""
-    jar = aiohttp.CookieJar(unsafe=True)
-    async with aiohttp.ClientSession(cookie_jar=jar) as browser:
-        async with browser.get(server.make_url("/console/login")) as page:
-            await page.read()
-        login_csrf = next(c.value for c in jar if c.key == api.LOGIN_CSRF_COOKIE)
-        async with browser.post(server.make_url("/api/login"),
-                                json={"username": username, "password": PASSWORD},
-                                headers={"X-CSRF-Token": login_csrf}) as answer:
-            assert answer.status == 200, await answer.text()
-        session = next(c.value for c in jar if c.key == api.SESSION_COOKIE)
-        async with browser.get(server.make_url("/api/me")) as me:
-            return session, (await me.json())["csrf_token"]
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +75,8 @@ def console(loop: Loop, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Co
     loop.run(accounts.add("anna", "Anna", PASSWORD, 3))
     loop.run(accounts.add("boss", "Boss", PASSWORD, 3, role="supervisor"))
     http = loop.run(_client())
-    session, csrf = loop.run(_login(server, "anna"))
-    boss = loop.run(_login_supervisor(server))
+    session, csrf = loop.run(factories.console_login(server, "anna", PASSWORD))
+    boss = loop.run(factories.console_login(server, "boss", PASSWORD))
     body = json.dumps(escalation("seed")).encode()
     answer = loop.run(_post(http, server.make_url("/webhooks/escalations"), body,
                             sign(SECRET, body)))
@@ -109,24 +91,6 @@ def console(loop: Loop, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Co
 async def _client() -> aiohttp.ClientSession:
     """A client that keeps no cookies: each request carries the ones it is given."""
     return aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
-
-
-async def _login_supervisor(server: TestServer) -> tuple[str, str]:
-    """A supervisor's session; its CSRF token is read from the store, not from /api/me
-    (which starts loading the question encoder for the dashboard: seconds of CPU)."""
-    jar = aiohttp.CookieJar(unsafe=True)
-    async with aiohttp.ClientSession(cookie_jar=jar) as browser:
-        async with browser.get(server.make_url("/console/login")) as page:
-            await page.read()
-        login_csrf = next(c.value for c in jar if c.key == api.LOGIN_CSRF_COOKIE)
-        async with browser.post(server.make_url("/api/login"),
-                                json={"username": "boss", "password": PASSWORD},
-                                headers={"X-CSRF-Token": login_csrf}) as answer:
-            assert answer.status == 200, await answer.text()
-        token = next(c.value for c in jar if c.key == api.SESSION_COOKIE)
-    found = await server.app[api.ACCOUNTS].session_of(token)
-    assert found is not None
-    return token, found[1].csrf_token
 
 
 async def _post(http: aiohttp.ClientSession, url: Any, body: bytes,

@@ -10,6 +10,9 @@ from sqlalchemy import text
 
 from handoff.accounts import Accounts
 from handoff.store import Agent, Database, TicketStore, create_schema, open_database
+from tests.factories import app_env
+
+__all__ = ["app_env", "make_agent"]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -38,15 +41,3 @@ def accounts(db: Database) -> Accounts:
 
 async def make_agent(accounts: Accounts, username: str, max_chats: int = 3) -> Agent:
     return await accounts.add(username, username.title(), "a long enough password", max_chats)
-
-
-def app_env(folder: Path, **extra: str) -> dict[str, str]:
-    """Settings of a whole handoff service with its databases in ``folder`` (Rasa is not
-    running: its URL is a closed port)."""
-    def sqlite(name: str) -> str:
-        return f"sqlite+aiosqlite:///{folder / name}"
-    return {"HANDOFF_WEBHOOK_SECRET": "w" * 32, "RASA_API_TOKEN": "token",
-            "RASA_URL": "http://127.0.0.1:9", "HANDOFF_DB_URL": sqlite("handoff.db"),
-            "RASA_EVENTS_DB_URL": sqlite("events.db"), "METRICS_DB_URL": sqlite("metrics.db"),
-            "ACTIONS_DB_URL": sqlite("actions.db"), "TRACKER_DB": str(folder / "tracker.db"),
-            "RETENTION_FIRST_RUN_SECONDS": "3600", **extra}

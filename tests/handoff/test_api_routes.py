@@ -21,10 +21,10 @@ from handoff import api
 from handoff.app import create_app
 from handoff.settings import HandoffSettings
 from tests import factories
-from tests.handoff.conftest import app_env
+from tests.factories import app_env
 
 PASSWORD = "a long enough password"  # noqa: S105 (test accounts)
-SECRET = "w" * 32  # app_env's webhook secret
+SECRET = factories.WEBHOOK_SECRET
 
 
 @dataclass
@@ -62,31 +62,12 @@ class Console:
                 return answer.status, text
 
     def rows(self) -> dict[str, int]:
-        with sqlite3.connect(self.folder / "handoff.db") as conn:
-            return {table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
-                    for table in ("tickets", "messages", "agent_sessions")}
+        return factories.handoff_rows(self.folder)
 
     def status(self) -> str:
         with sqlite3.connect(self.folder / "handoff.db") as conn:
             return str(conn.execute("SELECT status FROM tickets WHERE id = ?",
                                     (self.ticket_id,)).fetchone()[0])
-
-
-async def _session(client: TestClient[Any, Any], username: str) -> Session:
-    """A real login through the console's routes; the CSRF token from the store (a
-    supervisor's /api/me would start loading the dashboard's encoder)."""
-    async with client.get("/console/login") as page:
-        await page.read()
-    login_csrf = next(c.value for c in client.session.cookie_jar
-                      if c.key == api.LOGIN_CSRF_COOKIE)
-    async with client.post("/api/login", json={"username": username, "password": PASSWORD},
-                           headers={"X-CSRF-Token": login_csrf}) as answer:
-        assert answer.status == 200, await answer.text()
-        cookie = answer.cookies[api.SESSION_COOKIE].value
-    client.session.cookie_jar.clear()
-    found = await client.server.app[api.ACCOUNTS].session_of(cookie)
-    assert found is not None
-    return Session(cookie, found[1].csrf_token)
 
 
 @pytest.fixture
@@ -99,7 +80,8 @@ async def console(tmp_path: Path) -> AsyncIterator[Console]:
     await accounts.add("anna", "Anna", PASSWORD, 3)
     await accounts.add("bob", "Bob", PASSWORD, 3)
     await accounts.add("boss", "Boss", PASSWORD, 3, role="supervisor")
-    sessions = [await _session(client, name) for name in ("anna", "bob", "boss")]
+    sessions = [Session(*await factories.console_login(client.server, name, PASSWORD))
+                for name in ("anna", "bob", "boss")]
     body = json.dumps(factories.escalation("routes-c1")).encode()
     async with client.post("/webhooks/escalations", data=body,
                            headers=sign(SECRET, body)) as answer:

@@ -54,7 +54,7 @@ async def test_customer_messages_reach_the_ticket_in_order(
     assert texts == ["a person please", "first", "second", "<script>alert(1)</script>"]
     # A backfill of rows already read records nothing twice.
     before = len(await svc.store.messages(ticket.id))
-    await svc._backfill(ticket)
+    await svc.intake.backfill(ticket)
     assert len(await svc.store.messages(ticket.id)) == before
     assert await svc.feed_once() == 0
     # The customer was told their place; it waits for Rasa, which is down, and is kept.

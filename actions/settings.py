@@ -72,9 +72,9 @@ class ActionSettings:
             lookup_order_failures=integer(env, "LOOKUP_ORDER_MAX_FAILURES", 5, 1, 1000),
             lookup_client_failures=integer(env, "LOOKUP_CLIENT_MAX_FAILURES", 10, 1, 1000),
             lookup_window=timedelta(minutes=integer(env, "LOOKUP_WINDOW_MINUTES", 60, 1,
-                                                     7 * 24 * 60)),
+                                                    7 * 24 * 60)),
             lookup_cooling=timedelta(minutes=integer(env, "LOOKUP_COOLING_MINUTES", 30, 1,
-                                                      7 * 24 * 60)),
+                                                     7 * 24 * 60)),
         )
 
 

@@ -3,7 +3,7 @@ browser tests drive them (Playwright's sync API, like the rest of tests/e2e).
 
 The page must already be signed in (``console_page`` in conftest.py signs in; for the
 dashboard the account must have the supervisor role). Hooks used here, all in
-handoff/static/console.html, console.js and dashboard.js:
+handoff/static/console.html and its modules (console*.js, dashboard*.js):
 
 * ``tab-dashboard`` (shown to supervisors only), ``dashboard-view`` with ``data-state``
   ``loading`` / ``refreshing`` / ``ready`` / ``error``;

@@ -202,10 +202,16 @@ def test_customer_markup_is_shown_as_text(browser: Browser, assistant: Assistant
         assert transcript.locator("b").count() == 0
         assert transcript.locator("script").count() == 0
         assert page.locator("img").count() == 0
-        # Only the console's own files (the dashboard and its vendored chart library).
+        # Only the console's own files: its module, the modules it imports, and the
+        # vendored chart library; nothing the messages carried.
         sources = page.eval_on_selector_all("script", "nodes => nodes.map(n => n.src)")
         assert sorted(src.split("/static/")[1] for src in sources) == [
-            "console.js", "dashboard.js", "vendor/chart.umd.min.js"]
+            "console.js", "vendor/chart.umd.min.js"]
+        loaded = page.evaluate(
+            "performance.getEntriesByType('resource').filter(e => e.initiatorType === 'script'"
+            " || e.name.endsWith('.js')).map(e => new URL(e.name).pathname)")
+        assert loaded and all(path.startswith("/static/") for path in loaded), loaded
+        assert "/static/console_ticket.js" in loaded
         assert page.evaluate("typeof window.__xss") == "undefined"
         assert page.evaluate("window.__xss") is None
         # The agent's own markup is text as well, in the page and for the customer.

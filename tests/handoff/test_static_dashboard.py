@@ -43,10 +43,13 @@ def test_console_page_has_nothing_inline_and_only_local_resources() -> None:
     for tag, attrs in page.tags:
         assert "style" not in attrs, f"inline style on <{tag}>"
         assert not any(name.startswith("on") for name in attrs), f"inline handler on <{tag}>"
-    sources = [a["src"] for t, a in page.tags if t == "script"]
+    scripts = [a for t, a in page.tags if t == "script"]
+    sources = [a["src"] for a in scripts]
     sheets = [a["href"] for t, a in page.tags if t == "link" and a.get("rel") == "stylesheet"]
-    assert sources == ["/static/vendor/chart.umd.min.js", "/static/dashboard.js",
-                       "/static/console.js"]
+    # The chart library is a classic script; the console is one ES module that imports
+    # its parts (and, for supervisors, loads the dashboard's) itself.
+    assert sources == ["/static/vendor/chart.umd.min.js", "/static/console.js"]
+    assert [a.get("type") for a in scripts] == [None, "module"]
     for url in [*sources, *sheets]:
         assert url and url.startswith("/static/"), url
         assert (STATIC / url.removeprefix("/static/")).is_file(), url
@@ -63,13 +66,57 @@ def test_every_chart_canvas_and_tile_container_has_a_stable_id() -> None:
         assert needed in ids
 
 
-def test_dashboard_script_never_parses_server_text_as_html() -> None:
-    for name in ("dashboard.js", "console.js"):
+def test_console_scripts_never_parse_server_text_as_html() -> None:
+    for name in _own_scripts():
         text = (STATIC / name).read_text(encoding="utf-8")
         assert "insertAdjacentHTML" not in text
         assert "outerHTML" not in text
         # innerHTML is only ever cleared, never given content.
         assert re.findall(r"innerHTML\s*=(?!\s*\"\")", text) == [], name
+
+
+def _own_scripts() -> list[str]:
+    names = sorted(p.name for p in STATIC.glob("*.js"))
+    assert {"console.js", "dashboard.js", "dom.js", "login.js"} <= set(names)
+    return names
+
+
+_IMPORT = re.compile(r'^import \{([^}]*)\} from "\./([\w.]+)";', re.MULTILINE)
+_DYNAMIC = re.compile(r'import\("\./([\w.]+)"\)')
+_EXPORT = re.compile(r"^export (?:async function|function|const|let) ([A-Za-z_$][\w$]*)"
+                     r"|^export \{([^}]*)\}", re.MULTILINE)
+
+
+def _exports(name: str) -> set[str]:
+    found: set[str] = set()
+    for single, listed in _EXPORT.findall((STATIC / name).read_text(encoding="utf-8")):
+        found |= {single} if single else {n.strip() for n in listed.split(",") if n.strip()}
+    return found
+
+
+def test_every_module_import_names_a_file_and_its_exports() -> None:
+    """What a browser checks when it links the console's modules, before any of it runs:
+    a missing file or export would leave the console blank."""
+    reached = {"console.js"}
+    todo = ["console.js"]
+    while todo:
+        name = todo.pop()
+        text = (STATIC / name).read_text(encoding="utf-8")
+        for names, target in _IMPORT.findall(text):
+            assert (STATIC / target).is_file(), f"{name} imports a missing {target}"
+            wanted = {n.strip() for n in names.split(",") if n.strip()}
+            missing = wanted - _exports(target)
+            assert not missing, f"{name} imports {sorted(missing)} that {target} does not export"
+            if target not in reached:
+                reached.add(target)
+                todo.append(target)
+        for target in _DYNAMIC.findall(text):
+            assert (STATIC / target).is_file(), f"{name} loads a missing {target}"
+            if target not in reached:
+                reached.add(target)
+                todo.append(target)
+    # Every script of the folder is either the login page's or part of the console.
+    assert sorted(reached | {"login.js"}) == _own_scripts()
 
 
 def test_vendored_chart_js_matches_its_recorded_checksum() -> None:

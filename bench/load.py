@@ -187,6 +187,17 @@ class WidgetCustomer:
             self.client = None
 
 
+async def timed_turn(talker: RestCustomer | WidgetCustomer, turn: Turn) -> tuple[float, str | None]:
+    """One customer message: milliseconds until its answers came, and what was wrong with
+    them (None when they were right; a failed request is an error, not an exception)."""
+    started = time.perf_counter()
+    try:
+        error = check(turn, await talker.say(turn.text))
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    return (time.perf_counter() - started) * 1000, error
+
+
 async def customer(number: int, channel: str, url: str, http: aiohttp.ClientSession, mix: str,
                    until: float, tally: Tally, think: float) -> None:
     talker = (RestCustomer if channel == "rest" else WidgetCustomer)(http, url)
@@ -207,12 +218,8 @@ async def customer(number: int, channel: str, url: str, http: aiohttp.ClientSess
             for turn in scenario:
                 if loop.time() >= until:
                     return
-                started = time.perf_counter()
-                try:
-                    error = check(turn, await talker.say(turn.text))
-                except Exception as exc:
-                    error = f"{type(exc).__name__}: {exc}"
-                tally.add(turn.kind, (time.perf_counter() - started) * 1000, error)
+                took_ms, error = await timed_turn(talker, turn)
+                tally.add(turn.kind, took_ms, error)
                 if error:
                     break
                 if think:

@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import aiohttp
 
 from bench.figures import percentile
-from bench.load import RestCustomer, Turn, WidgetCustomer, check, conversations, rss_mb
+from bench.load import RestCustomer, Turn, WidgetCustomer, check, conversations, rss_mb, timed_turn
 from bot import processes
 from rasa_plugins.channels import typed_commands
 
@@ -152,17 +152,12 @@ async def widget_customer(number: int, url: str, http: aiohttp.ClientSession, un
             for turn in scenario:
                 if loop.time() >= until:
                     return
-                started = time.perf_counter()
-                try:
-                    error = check(turn, await talker.say(turn.text))
-                except Exception as exc:
-                    error = f"{type(exc).__name__}: {exc}"
+                took_ms, error = await timed_turn(talker, turn)
                 if error:
                     record.errors.append((time.monotonic(), "widget-" + turn.kind, error[:160]))
                     await asyncio.sleep(think)
                     break
-                record.latencies.append((time.monotonic(),
-                                         (time.perf_counter() - started) * 1000))
+                record.latencies.append((time.monotonic(), took_ms))
                 await asyncio.sleep(think)
     finally:
         await talker.stop()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import urllib.request
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,8 @@ from tests.e2e.conftest import Assistant
 from tests.e2e.widget_socket import Visitor
 
 pytestmark = pytest.mark.e2e
+
+STATIC = Path(__file__).resolve().parents[2] / "rasa_plugins" / "channels" / "widget_static"
 
 
 async def visitor(assistant: Assistant, **session: object) -> Visitor:
@@ -184,9 +187,16 @@ async def test_messages_before_a_session_and_odd_session_requests(assistant: Ass
 
 
 def test_the_widget_files_and_the_demo_page_are_served(assistant: Assistant) -> None:
+    # widget.js loads strings.js, its parts (widget-*.js) and socket.io.min.js as scripts:
+    # every one of them must be served as JavaScript, and every part named in widget.js.
+    scripts = sorted(p.name for p in STATIC.glob("*.js"))
+    parts = [name for name in scripts if name.startswith("widget-")]
+    assert {"widget.js", "strings.js", "socket.io.min.js"} <= set(scripts) and parts
+    loader = (STATIC / "widget.js").read_text(encoding="utf-8")
+    assert [name for name in parts if f'"{name}"' not in loader] == []
     for path, kind in [("/webhooks/widget/demo", "text/html"),
-                       ("/webhooks/widget/static/widget.js", "javascript"),
-                       ("/webhooks/widget/static/socket.io.min.js", "javascript")]:
+                       ("/webhooks/widget/static/widget.css", "text/css"),
+                       *((f"/webhooks/widget/static/{name}", "javascript") for name in scripts)]:
         with urllib.request.urlopen(assistant.url + path, timeout=10) as response:
             assert response.status == 200
             assert kind in response.headers["Content-Type"]

@@ -1,17 +1,20 @@
-"""The website chat widget in a real browser (Debian's Chromium) against the real stack.
+"""The website chat widget in a real browser (Debian's Chromium) against the real stack:
+a visitor's conversations with the assistant and with an agent.
 
 A visitor uses the widget on the demo shop page (``/webhooks/widget/demo``), served by
 the Rasa server's socket.io channel (rasa_plugins/channels/socketio.py); agents answer in the
 agent console in browser contexts of their own. Each test uses its own browser context,
-so its own visitor (localStorage token) and conversation.
+so its own visitor (localStorage token) and conversation. The other browser tests of the
+widget: test_widget_delivery.py (going offline, lost acknowledgements, the length limit,
+forged tokens) and test_widget_access.py (keyboard only, a phone-sized screen).
 
-Screenshots go to results/screenshots/widget-desktop.png and widget-360.png.
+Screenshots go to results/screenshots/widget-desktop.png (here) and widget-360.png
+(test_widget_access.py).
 """
 
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from typing import TYPE_CHECKING
 
@@ -20,51 +23,28 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import console_page
 from tests.e2e.widget_page import (
+    DESKTOP,
     WAIT_MS,
     WidgetPage,
     agent_reply,
     claim,
+    settled_ids,
     squash,
     transcript,
+    unique,
+    user_texts,
 )
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, WebSocketRoute
+    from playwright.sync_api import Browser
 
     from tests.e2e.conftest import Assistant
 
 pytestmark = pytest.mark.e2e
 
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 360, "height": 740}
 XSS = "<img src=x onerror=alert(1)>"
 BOLD = "<b>bold</b>"
 QUEUED = re.compile(r"^You're number \d+ in the queue, about \d+ min$")
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def user_texts(assistant: Assistant, conversation_id: str) -> list[str]:
-    """What the conversation's record holds as said by the visitor (one event per message)."""
-    events = assistant.tracker(conversation_id)["events"]
-    return [e.get("text") or "" for e in events if e.get("event") == "user"]
-
-
-def settled_ids(page: WidgetPage, quiet_seconds: float = 1.5, timeout: float = 20) -> list[str]:
-    """The message ids once no message has arrived for ``quiet_seconds``: a turn's
-    answer can come in several messages, and a busy machine spaces them out."""
-    deadline = time.monotonic() + timeout
-    ids, since = page.ids(), time.monotonic()
-    while time.monotonic() < deadline:
-        time.sleep(0.25)
-        now = page.ids()
-        if now != ids:
-            ids, since = now, time.monotonic()
-        elif time.monotonic() - since >= quiet_seconds:
-            break
-    return ids
 
 
 def test_a_visitor_tracks_an_order_asks_a_question_and_talks_to_an_agent(
@@ -260,264 +240,5 @@ def test_markup_is_shown_as_text_on_both_sides(browser: Browser, assistant: Assi
         assert panel.locator("img, b, script").count() == 0
         assert visitor.page.evaluate("document.querySelectorAll('img').length") == 0
         visitor.assert_clean()
-    finally:
-        context.close()
-
-
-def test_going_offline_loses_and_duplicates_nothing(browser: Browser,
-                                                    assistant: Assistant) -> None:
-    context = browser.new_context(viewport=DESKTOP)
-    try:
-        visitor = WidgetPage.new(context, assistant.url)
-        visitor.open()
-        visitor.reply_to("hello", "How can I help")
-        visitor.connected()
-
-        # Written while offline: shown at once as sending, sent once on reconnection.
-        context.set_offline(True)
-        expect(visitor.connection).to_have_text("Reconnecting…", timeout=WAIT_MS)
-        visitor.say("where is my order?")
-        pending = visitor.messages("user").last
-        expect(pending).to_have_attribute("data-state", "sending")
-        expect(pending).to_contain_text("Sending…")
-        visitor.page.wait_for_timeout(1500)
-        context.set_offline(False)
-        visitor.connected()
-        expect(visitor.connection).to_be_hidden()
-        expect(pending).to_have_attribute("data-state", "sent", timeout=WAIT_MS)
-        expect(visitor.messages("bot").filter(has_text="order number"))\
-            .to_have_count(1, timeout=WAIT_MS)
-
-        # Cut off right after sending: the answer comes with the history on reconnection.
-        visitor.say("ORB 104388")
-        context.set_offline(True)
-        visitor.page.wait_for_timeout(3000)  # the assistant answers while the visitor is away
-        context.set_offline(False)
-        visitor.connected()
-        expect(visitor.messages("bot").filter(has_text="e-mail address"))\
-            .to_have_count(1, timeout=WAIT_MS)
-        visitor.wait_sent()
-        visitor.reply_to("ivan.petrov@example.ru", "PN987654321DE")
-
-        said = user_texts(assistant, visitor.conversation_id())
-        assert said == ["hello", "where is my order?", "ORB 104388", "ivan.petrov@example.ru"]
-        assert visitor.texts("user") == said
-        expect(visitor.messages("bot").filter(has_text="PN987654321DE")).to_have_count(1)
-        visitor.assert_clean()
-        # A reload agrees with what the reconnections put together.
-        shown = visitor.ids()
-        visitor.reload()
-        expect(visitor.messages()).to_have_count(len(shown), timeout=WAIT_MS)
-        assert visitor.ids() == shown
-    finally:
-        context.close()
-
-
-def test_a_lost_acknowledgement_costs_no_message(browser: Browser,
-                                                 assistant: Assistant) -> None:
-    """The server takes a message but its ack never arrives: first the socket drops (the
-    history after reconnecting shows the message), then the ack is only lost (the widget
-    sends it again with the same client_id after its timeout; the server takes it once)."""
-    frames: list[str] = []
-    lose = {"ack": False, "drop": False}
-
-    def relay(page_side: WebSocketRoute) -> None:
-        server_side = page_side.connect_to_server()
-
-        def to_server(message: str | bytes) -> None:
-            if isinstance(message, str) and '"user_uttered"' in message:
-                frames.append(message)
-            server_side.send(message)
-
-        def to_page(message: str | bytes) -> None:
-            if lose["ack"] and isinstance(message, str) and message.startswith("43"):
-                lose["ack"] = False
-                if lose["drop"]:
-                    page_side.close(code=1006)
-                    server_side.close()
-                return
-            page_side.send(message)
-
-        page_side.on_message(to_server)
-        server_side.on_message(to_page)
-
-    context = browser.new_context(viewport=DESKTOP)
-    try:
-        visitor = WidgetPage(context.new_page(), assistant.url)
-        visitor.page.route_web_socket(re.compile(r"/socket\.io/"), relay)
-        visitor.goto()
-        visitor.open()
-        visitor.reply_to("hello", "How can I help")
-
-        lose.update(ack=True, drop=True)
-        visitor.reply_to("where is my order?", "order number")
-        visitor.connected()
-        visitor.wait_sent()
-
-        lose.update(ack=True, drop=False)
-        visitor.say("ORB 104388")
-        expect(visitor.messages("bot").filter(has_text="e-mail address"))\
-            .to_have_count(1, timeout=WAIT_MS)
-        pending = visitor.messages("user").last
-        expect(pending).to_have_attribute("data-state", "sent", timeout=WAIT_MS)
-        resent = [f for f in frames if "ORB 104388" in f]
-        ids = {re.search(r'"client_id":"([^"]+)"', f).group(1) for f in resent}  # type: ignore[union-attr]
-        assert len(resent) == 2 and ids == {pending.get_attribute("data-id")}
-
-        said = user_texts(assistant, visitor.conversation_id())
-        assert said == ["hello", "where is my order?", "ORB 104388"]
-        assert visitor.texts("user") == said
-        visitor.assert_clean()
-    finally:
-        context.close()
-
-
-def test_keyboard_only(browser: Browser, assistant: Assistant) -> None:
-    context = browser.new_context(viewport=DESKTOP)
-    try:
-        visitor = WidgetPage.new(context, assistant.url)
-        page = visitor.page
-        for _ in range(40):  # the launcher comes after the shop's own links and buttons
-            page.keyboard.press("Tab")
-            if visitor.focused() == "chat-launcher":
-                break
-        assert visitor.focused() == "chat-launcher"
-        expect(visitor.launcher).to_have_attribute("aria-label", "Open the support chat")
-        page.keyboard.press("Enter")
-        expect(visitor.panel).to_be_visible()
-        expect(visitor.panel).to_have_attribute("role", "dialog")
-        expect(visitor.panel).to_have_attribute("aria-label", "Orbita support")
-        assert visitor.focused() == "chat-input"
-
-        page.keyboard.type("first line")
-        page.keyboard.press("Shift+Enter")
-        page.keyboard.type("second line")
-        page.keyboard.press("Enter")
-        expect(visitor.messages("user")).to_have_count(1)
-        assert visitor.texts("user") == ["first line\nsecond line"]
-        expect(visitor.messages("bot")).not_to_have_count(0, timeout=WAIT_MS)
-
-        page.keyboard.type("do you accept paypal?")
-        page.keyboard.press("Enter")
-        helped = visitor.visible_buttons().filter(has_text="Yes")
-        expect(helped).to_have_count(1, timeout=WAIT_MS)
-        for _ in range(6):  # back from the input to the answer's buttons
-            page.keyboard.press("Shift+Tab")
-            if visitor.focused() == "chat-button":
-                break
-        assert visitor.focused() == "chat-button"
-        focused_title = page.evaluate(
-            "document.querySelector('[data-supportchat]').shadowRoot.activeElement.textContent")
-        page.keyboard.press("Enter")
-        expect(visitor.messages("user").last).to_have_text(
-            re.compile(re.escape(focused_title)), timeout=WAIT_MS)
-        assert visitor.focused() == "chat-input"
-
-        page.keyboard.press("Escape")
-        expect(visitor.panel).to_be_hidden()
-        expect(visitor.launcher).to_have_attribute("aria-expanded", "false")
-        assert visitor.focused() == "chat-launcher"
-        page.keyboard.press("Enter")
-        expect(visitor.panel).to_be_visible()
-        assert visitor.focused() == "chat-input"
-        visitor.assert_clean()
-    finally:
-        context.close()
-
-
-def test_a_message_over_the_limit_is_not_sent_and_not_lost(browser: Browser,
-                                                           assistant: Assistant) -> None:
-    context = browser.new_context(viewport=DESKTOP)
-    try:
-        visitor = WidgetPage.new(context, assistant.url)
-        visitor.open()
-        counter = visitor.by("chat-counter")
-        visitor.input.fill("a" * 3600)
-        expect(counter).to_have_text("3600 / 4000 characters")
-        visitor.input.fill("a" * 4001)
-        expect(counter).to_have_text(re.compile(r"too long: at most 4000 characters \(4001"))
-        expect(visitor.input).to_have_attribute("aria-invalid", "true")
-        expect(visitor.by("chat-send")).to_be_disabled()
-        visitor.input.press("Enter")
-        expect(visitor.messages()).to_have_count(0)
-        expect(visitor.input).to_have_value("a" * 4001)
-        visitor.input.press("Backspace")
-        expect(visitor.by("chat-send")).to_be_enabled()
-        expect(counter).to_have_text("4000 / 4000 characters")
-        visitor.assert_clean()
-    finally:
-        context.close()
-
-
-def test_a_token_naming_someone_elses_conversation_is_refused(browser: Browser,
-                                                               assistant: Assistant) -> None:
-    first = browser.new_context(viewport=DESKTOP)
-    second = browser.new_context(viewport=DESKTOP)
-    try:
-        owner = WidgetPage.new(first, assistant.url)
-        owner.open()
-        secret = f"my order is ORB-104388, note {uuid.uuid4().hex[:6]}"
-        owner.say(secret)
-        owner.wait_sent()
-        victim_id = owner.conversation_id()
-
-        intruder = WidgetPage.new(second, assistant.url)
-        intruder.open()
-        intruder.connected()
-        own_token = intruder.token()
-        own_mac = own_token.split(".", 1)[1]
-        for forged in (victim_id, f"{victim_id}.{own_mac}", f"{victim_id}.{own_mac[:-2]}AA"):
-            intruder.page.evaluate("t => localStorage.setItem('supportchat.token', t)", forged)
-            intruder.reload()
-            expect(intruder.panel).to_be_visible(timeout=WAIT_MS)
-            intruder.connected()
-            token = intruder.token()
-            assert token not in (forged, own_token)
-            assert not token.startswith(victim_id)
-            expect(intruder.messages()).to_have_count(0)
-            expect(intruder.messages(local=True)).to_have_count(1)  # the greeting only
-            assert secret not in intruder.panel.inner_text()
-        # The owner's conversation is untouched.
-        assert user_texts(assistant, victim_id) == [secret]
-    finally:
-        first.close()
-        second.close()
-
-
-def test_a_phone_sized_screen_in_ukrainian(browser: Browser, assistant: Assistant) -> None:
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
-    try:
-        visitor = WidgetPage.new(context, assistant.url, lang="uk")
-        expect(visitor.launcher).to_have_attribute("aria-label", "Відкрити чат підтримки")
-        visitor.open()
-        box = visitor.panel.bounding_box()
-        assert box == {"x": 0, "y": 0, "width": 360, "height": 740}
-        expect(visitor.launcher).to_be_hidden()  # the panel's own close button closes it
-        expect(visitor.input).to_have_attribute("placeholder", "Напишіть повідомлення…")
-        expect(visitor.by("chat-human")).to_have_text("Поговорити з працівником")
-        visitor.reply_to("чи можна оплатити ноутбук частинами?", "300 EUR")
-        buttons = visitor.visible_buttons()
-        expect(buttons).to_have_count(2)
-        before = visitor.messages("bot").count()
-        visitor.visible_buttons().filter(has_text="Ні, не допомогло").click()
-        expect(visitor.messages("bot")).not_to_have_count(before, timeout=WAIT_MS)
-        expect(visitor.messages("user").last).to_contain_text("Ні, не допомогло")
-        for button in visitor.visible_buttons().all() + [visitor.by("chat-human")]:
-            edge = button.bounding_box()
-            assert edge is not None
-            assert edge["x"] >= 0 and edge["x"] + edge["width"] <= 360
-        assert visitor.page.evaluate("document.documentElement.scrollWidth") <= 360
-        log = visitor.by("chat-log")
-        assert log.evaluate("el => el.scrollWidth <= el.clientWidth")
-        visitor.shot("widget-360")
-        visitor.by("chat-human").click()
-        expect(visitor.status).to_have_text(
-            re.compile(r"^Ваш номер у черзі: \d+, очікування близько \d+ хв$"), timeout=WAIT_MS)
-        visitor.assert_clean()
-        # Leave nothing open in the shared queue.
-        api = assistant.console(unique("ulyana"))
-        ticket_id = api.ticket_of(visitor.conversation_id())["id"]
-        assert api.act(ticket_id, "claim")[0] == 200
-        assert api.act(ticket_id, "resolve")[0] == 200
     finally:
         context.close()

@@ -1,6 +1,7 @@
 """The widget's socket.io channel against the real servers, with a Python socket.io client.
 
-The browser tests (test_widget.py) drive the widget itself; these check what the server
+The browser tests (test_widget.py, test_widget_delivery.py, test_widget_access.py) drive
+the widget itself; these check what the server
 promises any client: sessions only it can give out, history once, messages taken once,
 other tabs, agents' messages with names and the queue status, and clear refusals.
 """

@@ -8,6 +8,8 @@ page; what needs the shadow root itself (the focused element) is read with ``eva
 from __future__ import annotations
 
 import re
+import time
+import uuid
 from typing import TYPE_CHECKING
 
 from playwright.sync_api import expect
@@ -17,9 +19,13 @@ from bot import processes
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Dialog, Locator, Page
 
+    from tests.e2e.conftest import Assistant
+
 
 WAIT_MS = 20_000  # an answer of the assistant, or a change pushed by the server
 SCREENSHOTS = processes.ROOT / "results" / "screenshots"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 360, "height": 740}
 
 # The bubble's text without the visually hidden speaker ("Assistant: ") before it.
 BUBBLE_TEXTS = """els => els.map(el => {
@@ -36,9 +42,22 @@ FOCUSED = """() => {
     return el ? (el.dataset.testid || el.tagName.toLowerCase()) : null;
 }"""
 
+LEFT_ON_PAGE = """() => ({parts: '__supportChatParts' in window,
+                        api: Object.keys(window.SupportChatWidget || {})})"""
+
 
 def squash(text: str) -> str:
     return " ".join(text.split())
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def user_texts(assistant: Assistant, conversation_id: str) -> list[str]:
+    """What the conversation's record holds as said by the visitor (one event per message)."""
+    events = assistant.tracker(conversation_id)["events"]
+    return [e.get("text") or "" for e in events if e.get("event") == "user"]
 
 
 class WidgetPage:
@@ -166,7 +185,24 @@ class WidgetPage:
         assert self.dialogs == []
         ids = self.ids()
         assert len(ids) == len(set(ids)), ids
+        # widget.js's parts leave nothing on the shop's page but the public API.
+        assert self.page.evaluate(LEFT_ON_PAGE) == {"parts": False,
+                                                    "api": ["version", "open", "close"]}
 
+
+def settled_ids(page: WidgetPage, quiet_seconds: float = 1.5, timeout: float = 20) -> list[str]:
+    """The message ids once no message has arrived for ``quiet_seconds``: a turn's
+    answer can come in several messages, and a busy machine spaces them out."""
+    deadline = time.monotonic() + timeout
+    ids, since = page.ids(), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        now = page.ids()
+        if now != ids:
+            ids, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet_seconds:
+            break
+    return ids
 
 
 def claim(console: Page, ticket_id: int) -> None:

@@ -224,19 +224,27 @@ def console_page(browser: Browser, assistant: Assistant, username: str,
         context.close()
 
 
-@pytest.fixture(scope="session")
-def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
-    folder = tmp_path_factory.mktemp("assistant")
+def serve_assistant(folder: Path, extra_env: dict[str, str] | None = None) -> Iterator[Assistant]:
+    """The whole stack in ``folder`` with the Bot API emulator, for a fixture to yield from.
+
+    Fails the fixture's teardown when any server logged a traceback.
+    """
     logs: list[str] = []
     emulator = start_telegram_emulator()  # Telegram's Bot API, for the Telegram channel
     try:
         rasa_port = processes.free_port()
         telegram = Telegram.for_rasa_port(emulator.url, rasa_port)
         stack = processes.start_stack(folder, fixed_now=PINNED_NOW, sink=logs.append,
-                                      extra_env=telegram.env(), rasa_port=rasa_port)
+                                      extra_env={**telegram.env(), **(extra_env or {})},
+                                      rasa_port=rasa_port)
         yield Assistant(stack.url, stack.token, folder / "shop.db", stack, telegram=telegram)
         stack.stop()
     finally:
         emulator.stop()
     tracebacks = [line for line in logs if "Traceback" in line]
     assert not tracebacks, "a server logged a traceback:\n" + "\n".join(logs[-80:])
+
+
+@pytest.fixture(scope="session")
+def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
+    yield from serve_assistant(tmp_path_factory.mktemp("assistant"))

@@ -19,19 +19,16 @@ from typing import Any
 
 import pytest
 
-from bot import processes
 from contract.session_marker import continues_handoff
 from tests.e2e.conftest import (
-    PINNED_NOW,
     Assistant,
     Console,
     customer_texts,
     new_sender,
+    serve_assistant,
     wait_for,
 )
-from tests.e2e.telegram_client import Telegram
 from tests.e2e.widget_socket import Visitor
-from tests.servers import start_telegram_emulator
 
 pytestmark = pytest.mark.e2e
 
@@ -43,22 +40,9 @@ QUIET = 2.0  # how long the assistant has to stay quiet to count as not answerin
 @pytest.fixture(scope="module")
 def short(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
     """The whole stack with sessions that expire after EXPIRY_SECONDS of silence."""
-    folder = tmp_path_factory.mktemp("short-sessions")
-    logs: list[str] = []
-    emulator = start_telegram_emulator()
-    try:
-        rasa_port = processes.free_port()
-        telegram = Telegram.for_rasa_port(emulator.url, rasa_port)
-        stack = processes.start_stack(
-            folder, fixed_now=PINNED_NOW, sink=logs.append, rasa_port=rasa_port,
-            extra_env={**telegram.env(),
-                       "SESSION_EXPIRATION_MINUTES": str(EXPIRY_SECONDS / 60)})
-        yield Assistant(stack.url, stack.token, folder / "shop.db", stack, telegram=telegram)
-        stack.stop()
-    finally:
-        emulator.stop()
-    tracebacks = [line for line in logs if "Traceback" in line]
-    assert not tracebacks, "a server logged a traceback:\n" + "\n".join(logs[-80:])
+    yield from serve_assistant(
+        tmp_path_factory.mktemp("short-sessions"),
+        {"SESSION_EXPIRATION_MINUTES": str(EXPIRY_SECONDS / 60)})
 
 
 @pytest.fixture(scope="module")

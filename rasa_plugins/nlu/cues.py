@@ -111,6 +111,36 @@ _DOING = _words(
     r"i'?m (?:returning|sending|cancelling|canceling)|i am (?:returning|sending|cancelling)|"
     r"возвращаю|отправляю|отменяю|сдаю|верну|"
     r"повертаю|відправляю|скасовую|здаю|поверну")
+# One item of the customer's, pointed at: "the speaker I got", "this watch", "the headphones
+# that came yesterday", "ноутбук, который я купил", "цей годинник". A how-to question about
+# such an item ("how do I send back the speaker I got?") asks us to act on it; the same
+# question about "a speaker" or "items bought on sale" asks how the rules work.
+_ITEM = (r"(?:phone|laptop|tablet|tv|headphones|earbuds|watch|charger|case|speaker|camera|"
+         r"monitor|keyboard|mouse|item|order|parcel|package|one|thing|"
+         r"телефон|ноутбук|планшет|телевизор|наушник|час|зарядк|чехол|колонк|камер|товар|"
+         r"заказ|посылк|вещ|"
+         r"телевізор|навушник|годинник|чохол|замовлен|посилк|річ)\w*")
+_OWN_ITEM = re.compile(
+    r"\b(?:the|this|these|that|those)\s+(?:[\w-]+\s+){0,3}?(?:(?:that|which)\s+)?(?:i|we)\s+"
+    r"(?:just\s+|recently\s+|already\s+)?(?:bought|ordered|got|received|purchased|paid for)\b|"
+    r"\b(?:that|which)\s+(?:came|arrived|was delivered|you (?:sent|delivered))\b|"
+    rf"\b(?:this|these)\s+(?:[\w-]+\s+)?{_ITEM}|"
+    r"(?<![^\W\d_])котор(?:ый|ую|ое|ые|ых|ого)\s+(?:я\s+|мы\s+)?(?:\w+\s+)?(?:купил|заказал|"
+    r"получил|пришл|пришёл|привезли|доставили)|"
+    r"(?<![^\W\d_])(?:что|що)\s+(?:я|мы|ми)\s+(?:\w+\s+)?(?:купил|заказал|получил|купив|"
+    r"купила|замовив|замовила|отримав|отримала)|"
+    r"(?<![^\W\d_])(?:який|яку|яке|які|якого)\s+(?:я\s+|ми\s+)?(?:\w+\s+)?(?:купив|купила|"
+    r"купили|замовив|замовила|замовили|отримав|отримала|прийш|привезли|доставили)|"
+    rf"(?<![^\W\d_])(?:этот|эта|эту|эти|этого|этих|цей|ця|цю|ці|цього|цих)\s+(?:\w+\s+)?{_ITEM}",
+    re.IGNORECASE | re.UNICODE)
+# A day in the past: "yesterday", "last week", "вчера", "минулого тижня": something happened.
+_TIME_ANCHOR = _words(
+    r"yesterday|last (?:week|month|friday|monday|tuesday|wednesday|thursday|saturday|sunday)|"
+    r"this morning|(?:a|one|two|three|\d+) (?:days?|weeks?|months?) ago|the other day|"
+    r"вчера|позавчера|на (?:прошлой|этой) неделе|в прошлом месяце|сегодня утром|"
+    r"(?:неделю|месяц|\d+ (?:дня|дней|недели|недель)) назад|на днях|"
+    r"вчора|позавчора|минулого (?:тижня|місяця)|цього тижня|сьогодні вранці|"
+    r"(?:тиждень|місяць|\d+ (?:дні|днів|тижні|тижнів)) тому|днями")
 # "still": a state question about a thing the customer has ("still under warranty?").
 _STILL = _words(r"still|yet|already|ещё|еще|уже|все ещё|досі|вже|ще")
 
@@ -135,6 +165,8 @@ CUES: dict[str, Callable[[str], bool]] = {
     "still": lambda t: bool(_STILL.search(t)),
     "reason": lambda t: bool(_REASON.search(t)),
     "doing": lambda t: bool(_DOING.search(t)),
+    "own_item": lambda t: bool(_OWN_ITEM.search(t)),
+    "time_anchor": lambda t: bool(_TIME_ANCHOR.search(t)),
 }
 
 # Pairs whose meaning is more than the sum: "my" in a how-to question is still a question,
@@ -146,6 +178,8 @@ PAIRS = (
     ("past_event", "generic_frame"), ("generic_thing", "generic_frame"),
     ("fault", "question_mark"), ("imperative", "question_mark"),
     ("reason", "generic_frame"), ("reason", "question_mark"), ("past_event", "question_mark"),
+    ("own_item", "generic_frame"), ("own_item", "question_mark"),
+    ("time_anchor", "generic_frame"), ("time_anchor", "question_mark"),
 )
 
 

@@ -23,6 +23,15 @@ from rasa_plugins.nlu.features import RouterModel, fit_router
      {"possessive", "fault"}),
     ("can you cancel my order 104402?", {"ask_action", "possessive", "order_ref",
                                          "ask_action&possessive"}, set()),
+    # One item of the customer's, pointed at, against the same words about any item.
+    ("how do I send back the speaker I got?", {"own_item", "own_item&question_mark"}, set()),
+    ("how do I send back a speaker?", set(), {"own_item"}),
+    ("the headphones that came yesterday are broken", {"own_item", "time_anchor"}, set()),
+    ("как вернуть ноутбук, который я купил?", {"own_item"}, set()),
+    ("как вернуть ноутбук?", set(), {"own_item", "time_anchor"}),
+    ("цей годинник не вмикається з минулого тижня", {"own_item", "time_anchor"}, set()),
+    ("can items bought on sale be returned?", set(), {"own_item", "time_anchor"}),
+    ("посылка пришла вчера пустая", {"time_anchor"}, set()),
 ])
 def test_cues(text: str, present: set[str], absent: set[str]) -> None:
     found = {name for name, on in cues(text).items() if on}

@@ -7,6 +7,10 @@ on n-grams only, on cues only, and on both (what the router uses). Prints accura
 share of questions kept as questions and of requests kept as requests, per language, from
 5-fold cross-validation stratified by label and language, for a few regularisations.
 
+Then the router as trained (all the NLU data, n-grams + cues, config.yml's regularisation)
+on the tuning set tests/routing_dev/, question vs request only, without DIET (`make
+eval-routing` with `--set tests/routing_dev` runs the whole model); and the cue rules there.
+
 Usage: .venv-services/bin/python bench/routing_cv.py
 """
 
@@ -81,7 +85,35 @@ def main() -> int:
             model = fit_router([texts[i] for i in train], y[train], c, ngrams, with_cues)
             predicted[test] = model.predict([texts[i] for i in test]) >= 0.5
         report(name, langs, y, predicted)
+    dev_report(texts, y)
     return 0
+
+
+def dev_examples() -> list[tuple[str, str, int]]:
+    rows = []
+    for path in sorted((ROOT / "tests" / "routing_dev").glob("*.yml")):
+        for item in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
+            rows.append((path.stem, str(item["text"]), int(item["label"] == "request")))
+    return rows
+
+
+def router_regularisation() -> float:
+    config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
+    for component in config["pipeline"]:
+        if component["name"].endswith("RequestRouter"):
+            return float(component.get("regularisation", 1.0))
+    raise SystemExit("config.yml has no RequestRouter")
+
+
+def dev_report(texts: list[str], y: np.ndarray) -> None:
+    dev = dev_examples()
+    langs = np.array([r[0] for r in dev])
+    dev_y = np.array([r[2] for r in dev])
+    print(f"\ntuning set tests/routing_dev: {len(dev)} messages, trained on all the NLU data")
+    model = fit_router(texts, y, router_regularisation())
+    report("router (n-grams + cues)", langs, dev_y,
+           (model.predict([r[1] for r in dev]) >= 0.5).astype(int))
+    report("rules on cues", langs, dev_y, np.array([rules(r[1]) for r in dev]))
 
 
 if __name__ == "__main__":

@@ -150,24 +150,29 @@ def has_order_reference(text: str) -> bool:
                 or _SERIAL.search(text))
 
 
-CUES: dict[str, Callable[[str], bool]] = {
-    "order_ref": has_order_reference,
-    "possessive": lambda t: bool(_POSSESSIVE.search(t)),
-    "past_event": lambda t: bool(_PAST_EVENT.search(t)),
-    "want": lambda t: bool(_WANT.search(t)),
-    "ask_action": lambda t: bool(_ASK_ACTION.search(t)),
-    "fault": lambda t: bool(_FAULT.search(t)),
-    "generic_frame": lambda t: bool(_GENERIC_FRAME.search(t)),
-    "question_start": lambda t: bool(_QUESTION_START.search(t)),
-    "question_mark": lambda t: "?" in t,
-    "generic_thing": lambda t: bool(_GENERIC_THING.search(t)),
-    "imperative": lambda t: bool(_IMPERATIVE.search(t)),
-    "still": lambda t: bool(_STILL.search(t)),
-    "reason": lambda t: bool(_REASON.search(t)),
-    "doing": lambda t: bool(_DOING.search(t)),
-    "own_item": lambda t: bool(_OWN_ITEM.search(t)),
-    "time_anchor": lambda t: bool(_TIME_ANCHOR.search(t)),
-}
+def _has_question_mark(text: str) -> bool:
+    return "?" in text
+
+
+# Each cue: a test or a pattern to find, in the order of the router's features (a stored
+# model names them, and a model with other cues is refused).
+_CUE_TESTS: tuple[tuple[str, re.Pattern[str] | Callable[[str], bool]], ...] = (
+    ("order_ref", has_order_reference), ("possessive", _POSSESSIVE),
+    ("past_event", _PAST_EVENT), ("want", _WANT), ("ask_action", _ASK_ACTION),
+    ("fault", _FAULT), ("generic_frame", _GENERIC_FRAME), ("question_start", _QUESTION_START),
+    ("question_mark", _has_question_mark), ("generic_thing", _GENERIC_THING),
+    ("imperative", _IMPERATIVE), ("still", _STILL), ("reason", _REASON), ("doing", _DOING),
+    ("own_item", _OWN_ITEM), ("time_anchor", _TIME_ANCHOR),
+)
+
+
+def _as_test(test: re.Pattern[str] | Callable[[str], bool]) -> Callable[[str], bool]:
+    if isinstance(test, re.Pattern):
+        return lambda text: test.search(text) is not None
+    return test
+
+
+CUES: dict[str, Callable[[str], bool]] = {name: _as_test(test) for name, test in _CUE_TESTS}
 
 # Pairs whose meaning is more than the sum: "my" in a how-to question is still a question,
 # "my" with a fault or an order number is a request.

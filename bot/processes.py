@@ -259,7 +259,7 @@ def build_knowledge(env: Mapping[str, str], sink: Callable[[str], None] | None =
 
 # The router's features are code (rasa_plugins/nlu): a change there needs a new model too.
 TRAINING_INPUTS = ("config.yml", "domain.yml", "data", "rasa_plugins/nlu/cues.py",
-                   "rasa_plugins/nlu/features.py")
+                   "rasa_plugins/nlu/features.py", "rasa_plugins/nlu/decision.py")
 KEPT_MODELS = 3
 
 

@@ -7,8 +7,10 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+# Every order job (data/rules/orders.yml starts each one's form), case_status included: a
+# question DIET gives to any of them is the knowledge base's when the router says so.
 JOBS = ("track_order", "cancel_order", "change_address", "report_lost_parcel", "return_item",
-        "warranty_claim")
+        "warranty_claim", "case_status")
 QUESTION = "faq"
 ROUTABLE = frozenset({*JOBS, QUESTION, "nlu_fallback", "out_of_scope"})
 # An order number, e-mail or phone alone is `inform`; with a request around it

@@ -25,10 +25,12 @@ from rasa_plugins.nlu.cues import cue_names, cues
 N_FEATURES = 2**18
 CUE_WEIGHT = 1.0
 VERSION = 1
-# What the features are made of: a model trained with other cues or hashing is refused,
-# and Rasa's training cache sees the change (the router's config carries this id).
+# What the features and labels are made of: a model trained with other cues, hashing or jobs
+# (decision.JOBS labels the training data) is refused, and Rasa's training cache sees the
+# change (the router's config carries this id).
 FEATURES_ID = hashlib.sha256(b"".join(
-    p.read_bytes() for p in (Path(__file__), Path(__file__).with_name("cues.py")))).hexdigest()[:16]
+    Path(__file__).with_name(name).read_bytes()
+    for name in ("features.py", "cues.py", "decision.py"))).hexdigest()[:16]
 
 _WORDS = HashingVectorizer(n_features=N_FEATURES, ngram_range=(1, 2), alternate_sign=False,
                            norm="l2", lowercase=True, token_pattern=r"(?u)\b\w+\b")  # noqa: S106
